@@ -1,0 +1,219 @@
+"""The raw layer: the one module that touches cffi's ``ffi`` and ``lib``.
+
+Every libmagic call goes through here, and every C result is translated on
+the next line through ``_result`` or ``_status``, so that a NULL or -1
+becomes a ``MagicError`` naming the function, libmagic's message, errno and
+the path involved.  Nothing above this module sees a cdata object.
+
+Thread safety (the rules libmagic imposes, see src/magic.c, src/apprentice.c):
+
+* A ``magic_t`` must never be used by two threads at once: ``Handle``
+  callers serialise (``Cookie`` holds a lock per cookie).
+* ``magic_open``, loading, compiling, checking and listing touch
+  process-global state in libmagic (a static default-path string, lazily
+  filled tables), so they run under ``_PROCESS_LOCK``.
+* cffi releases the GIL around every C call, so separate handles in separate
+  threads run in parallel.
+
+Result strings live in the cookie's buffer until its next call, so they are
+copied into ``bytes`` before the caller's lock is released.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Optional, Sequence
+
+from ._native import ffi, lib
+from .errors import DatabaseError, MagicError
+
+BUNDLED: bool = bool(lib.MG_BUNDLED)
+"""True when libmagic is the bundled static build, False for the system one."""
+
+SIZE_MAX: int = (1 << (8 * ffi.sizeof("size_t"))) - 1
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_data")
+BUNDLED_DATABASE = os.path.join(DATA_DIR, "magic.mgc")
+
+# Serialises libmagic's process-global work: open, load, compile, check, list.
+_PROCESS_LOCK = threading.Lock()
+
+
+def constant(name: str) -> int:
+    """The value of a constant compiled into the extension (``MAGIC_*``, ``MG_*``)."""
+    return int(getattr(lib, name))
+
+
+def version() -> int:
+    """``magic_version()``: the linked libmagic's version, e.g. 546."""
+    return int(lib.magic_version())
+
+
+def _message(function: str, text: Optional[str], errno: int, path: Optional[str]) -> str:
+    where = f" ({path})" if path is not None and (text is None or path not in text) else ""
+    if text is None:
+        detail = os.strerror(errno) if errno else "failed without saying why"
+        return f"{function}{where}: {detail}"
+    suffix = f" [errno {errno}: {os.strerror(errno)}]" if errno and os.strerror(errno) not in text else ""
+    return f"{function}{where}: {text}{suffix}"
+
+
+def decode(raw: bytes) -> str:
+    """Decode a libmagic string: UTF-8, undecodable bytes kept as surrogates.
+
+    libmagic escapes unprintable bytes itself unless ``Flags.RAW`` is set; with
+    RAW a description may hold any bytes.  ``surrogateescape`` never raises and
+    loses nothing: ``s.encode("utf-8", "surrogateescape")`` gives the bytes back.
+    """
+    return raw.decode("utf-8", "surrogateescape")
+
+
+class Handle:
+    """An open ``magic_t``.  Not thread-safe: the owner serialises calls."""
+
+    __slots__ = ("_ptr", "_keepalive")
+
+    def __init__(self, flags: int) -> None:
+        with _PROCESS_LOCK:
+            ptr = lib.magic_open(flags)
+            err = ffi.errno
+        if ptr == ffi.NULL:
+            raise MagicError(_message("magic_open", None, err, None), errno=err, function="magic_open")
+        self._ptr: Any = ffi.gc(ptr, lib.magic_close)
+        # Buffers handed to magic_load_buffers: libmagic reads them in place
+        # for the cookie's whole life (MAP_TYPE_USER in src/apprentice.c).
+        self._keepalive: list[Any] = []
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the ``magic_t`` now; a second call does nothing."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            ffi.release(ptr)
+        self._keepalive = []
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    # -- errors ------------------------------------------------------------
+
+    def error(self) -> Optional[str]:
+        """``magic_error()``: libmagic's last error text, or None."""
+        text = lib.magic_error(self._ptr)
+        return None if text == ffi.NULL else decode(ffi.string(text))
+
+    def errno(self) -> int:
+        """``magic_errno()``: the OS errno of libmagic's last error, or 0."""
+        return int(lib.magic_errno(self._ptr))
+
+    def _failure(self, function: str, path: Optional[str], cls: type[MagicError] = MagicError) -> MagicError:
+        text, err = self.error(), self.errno()
+        return cls(_message(function, text, err, path), errno=err, function=function, path=path)
+
+    def _result(self, ptr: Any, function: str, path: Optional[str]) -> bytes:
+        if ptr == ffi.NULL:
+            raise self._failure(function, path)
+        return bytes(ffi.string(ptr))
+
+    def _status(self, rc: int, function: str, path: Optional[str], cls: type[MagicError]) -> None:
+        if rc != 0:
+            raise self._failure(function, path, cls)
+
+    # -- identification ----------------------------------------------------
+
+    def file(self, path: bytes, display: str) -> bytes:
+        """``magic_file(path)``: libmagic's answer for a file name."""
+        return self._result(lib.magic_file(self._ptr, path), "magic_file", display)
+
+    def stdin(self) -> bytes:
+        """``magic_file(NULL)``: libmagic's answer for standard input."""
+        return self._result(lib.magic_file(self._ptr, ffi.NULL), "magic_file", "-")
+
+    def descriptor(self, fd: int) -> bytes:
+        """``magic_descriptor(fd)``: reads from the current offset, then seeks back."""
+        return self._result(lib.magic_descriptor(self._ptr, fd), "magic_descriptor", f"descriptor {fd}")
+
+    def buffer(self, data: Any) -> bytes:
+        """magic_buffer over any C-contiguous buffer, zero-copy, via the shim.
+
+        ``ffi.from_buffer`` keeps the object's buffer exported for the call,
+        so a ``bytearray`` cannot be resized (and freed) under libmagic.
+        """
+        fault = ffi.new("mg_fault *")
+        with ffi.from_buffer(data) as view:
+            ptr = lib.mg_buffer(self._ptr, view, len(view), fault)
+            if fault.faulted:
+                raise MagicError(f"magic_buffer: the memory faulted at offset {fault.offset}",
+                                 function="magic_buffer")
+            return self._result(ptr, "magic_buffer", None)
+
+    # -- flags and params --------------------------------------------------
+
+    def getflags(self) -> int:
+        return int(lib.magic_getflags(self._ptr))
+
+    def setflags(self, flags: int) -> None:
+        rc = lib.magic_setflags(self._ptr, flags)
+        if rc != 0:
+            err = ffi.errno
+            raise MagicError(
+                _message("magic_setflags", f"libmagic refused flags {flags:#x}", err, None),
+                errno=err, function="magic_setflags")
+
+    def getparam(self, param: int) -> int:
+        value = ffi.new("size_t *")
+        if lib.magic_getparam(self._ptr, param, value) != 0:
+            raise self._failure("magic_getparam", None)
+        return int(value[0])
+
+    def setparam(self, param: int, value: int) -> None:
+        box = ffi.new("size_t *", value)
+        if lib.magic_setparam(self._ptr, param, box) != 0:
+            raise self._failure("magic_setparam", None)
+
+    # -- databases ---------------------------------------------------------
+
+    def load(self, paths: Optional[bytes], display: Optional[str]) -> None:
+        """``magic_load``: a colon-separated list of files, or NULL (default)."""
+        with _PROCESS_LOCK:
+            rc = lib.magic_load(self._ptr, ffi.NULL if paths is None else paths)
+        self._keepalive = []
+        self._status(rc, "magic_load", display, DatabaseError)
+
+    def load_buffers(self, buffers: Sequence[bytes]) -> None:
+        """``magic_load_buffers`` over private, aligned copies of ``buffers``.
+
+        libmagic keeps pointers into the buffers for the cookie's life and may
+        byte-swap a foreign-endian database in place (src/apprentice.c), so it
+        gets memory of its own, never the caller's.
+        """
+        copies = [ffi.new("char[]", bytes(b)) for b in buffers]
+        pointers = ffi.new("void *[]", [ffi.cast("void *", c) for c in copies])
+        sizes = ffi.new("size_t[]", [len(b) for b in buffers])
+        with _PROCESS_LOCK:
+            rc = lib.magic_load_buffers(self._ptr, pointers, sizes, len(copies))
+        self._keepalive = [copies, pointers, sizes]
+        self._status(rc, "magic_load_buffers", None, DatabaseError)
+
+    def database_action(self, action: str, paths: Optional[bytes], display: Optional[str]) -> None:
+        """``magic_compile``, ``magic_check`` or ``magic_list``."""
+        function = {"compile": lib.magic_compile, "check": lib.magic_check, "list": lib.magic_list}[action]
+        with _PROCESS_LOCK:
+            rc = function(self._ptr, ffi.NULL if paths is None else paths)
+            lib.mg_flush_stdio()
+        self._status(rc, f"magic_{action}", display, DatabaseError)
+
+
+def default_database_path() -> Optional[str]:
+    """The database ``Cookie()`` loads: the bundled file, or None (libmagic's default)."""
+    return BUNDLED_DATABASE if BUNDLED else None
+
+
+def getpath() -> str:
+    """``magic_getpath(NULL, 0)``: libmagic's default database search path."""
+    with _PROCESS_LOCK:
+        ptr = lib.magic_getpath(ffi.NULL, 0)
+    return "" if ptr == ffi.NULL else decode(ffi.string(ptr))

@@ -1,0 +1,537 @@
+"""``Cookie``: a libmagic handle that is safe to use from Python.
+
+A Cookie owns one ``magic_t`` with its flags, params and database.  It
+validates every argument before C sees it, serialises its own calls (so it
+may be shared between threads; use one Cookie per thread, or a ``Pool``, to
+run in parallel), releases the GIL while libmagic works, and turns every
+libmagic failure into an exception.
+"""
+
+from __future__ import annotations
+
+import io
+import operator
+import os
+import stat
+import threading
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+from . import _lowlevel
+from ._lowlevel import Handle, decode
+from .errors import DatabaseError
+from .flags import PARAM_LIMITS, Flags, Param
+
+__all__ = ["Cookie", "Database", "StrPath", "Buffer"]
+
+StrPath = Union[str, "os.PathLike[str]", "os.PathLike[bytes]"]
+"""A file name: ``str`` or ``os.PathLike`` (``bytes`` is a database *buffer*)."""
+
+Buffer = Any
+"""Any object with the buffer protocol: bytes, bytearray, memoryview, array, mmap, NumPy."""
+
+Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
+"""What ``Cookie(database=...)`` accepts: see ``Cookie``."""
+
+_ALL_FLAGS = 0
+for _flag in Flags:
+    _ALL_FLAGS |= _flag.value
+
+
+def _fspath(path: object, what: str = "path") -> bytes:
+    """A file name as bytes for C, refusing what C cannot take."""
+    if isinstance(path, (bytes, bytearray, memoryview)) and what == "path":
+        raw = bytes(path)
+    elif isinstance(path, (str, os.PathLike)):
+        raw = os.fsencode(path)
+    else:
+        raise TypeError(f"{what} must be str or os.PathLike, not {type(path).__name__}")
+    if b"\0" in raw:
+        raise ValueError(f"{what} contains a NUL byte: {os.fsdecode(raw)!r}")
+    if not raw:
+        raise ValueError(f"{what} is empty")
+    return raw
+
+
+def _is_buffer(obj: object) -> bool:
+    if isinstance(obj, (str, os.PathLike)):
+        return False
+    try:
+        memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return True
+
+
+def _contiguous(data: object) -> Any:
+    """``data`` itself if its buffer is C-contiguous, else a contiguous copy.
+
+    Zero-copy for every contiguous buffer (bytes, bytearray, memoryview and
+    its 1-step slices, array, mmap, C-ordered NumPy arrays).  A strided view
+    has no single byte range libmagic could read, so its bytes are gathered
+    in logical order (``memoryview.tobytes()``) -- the one case that copies.
+    """
+    if isinstance(data, str):
+        raise TypeError("buffer() takes bytes-like data, not str; encode it first "
+                        "(e.g. data.encode('utf-8'))")
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"buffer() takes an object with the buffer protocol (bytes, bytearray, "
+            f"memoryview, mmap, array, ...), not {type(data).__name__}") from None
+    with view:
+        if view.c_contiguous:
+            return data
+        return view.tobytes()
+
+
+class _Config:
+    """What a Cookie was asked for, enough to build it again (after a fault,
+    in another process)."""
+
+    __slots__ = ("flags", "database", "params")
+
+    def __init__(self, flags: int, database: tuple[str, tuple[Any, ...]], params: dict[Param, int]):
+        self.flags = flags
+        self.database = database
+        self.params = params
+
+
+class Cookie:
+    """A libmagic handle: flags, params and a loaded database.
+
+    Args:
+        flags: ``Flags`` (or their int value) saying what to report.
+        database: what to load.
+
+            * ``None``: the bundled database (in the system build, libmagic's
+              default, which honours ``$MAGIC``).
+            * a ``str`` or ``os.PathLike``, or a list of them: those database
+              files (compiled ``.mgc`` or magic sources).
+            * a bytes-like object, or a list of them: compiled databases held
+              in memory (``magic_load_buffers``); the Cookie keeps its own copy
+              for as long as libmagic needs it.
+        params: ``{Param: int}`` applied after opening, e.g.
+            ``{Param.BYTES_MAX: 1 << 20}``.
+
+    Raises:
+        TypeError, ValueError: a bad argument (named in the message).
+        DatabaseError: the database could not be loaded.
+        MagicError: libmagic refused to open a handle.
+
+    A Cookie is a context manager; ``close()`` frees it at once.  It may be
+    shared between threads: it serialises its own calls.
+    """
+
+    def __init__(
+        self,
+        flags: Union[Flags, int] = Flags.NONE,
+        database: Database = None,
+        params: Optional[Mapping[Param, int]] = None,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._handle: Optional[Handle] = None
+        flags_value = self._check_flags(flags)
+        checked_params = self._check_params(params)
+        db = self._check_database(database)
+        self._config = _Config(flags_value, db, checked_params)
+        self._handle = self._build(self._config)
+
+    # -- construction ------------------------------------------------------
+
+    @staticmethod
+    def _check_flags(flags: object) -> int:
+        if isinstance(flags, bool) or not isinstance(flags, int):
+            raise TypeError(f"flags must be Flags or int, not {type(flags).__name__}")
+        value = int(flags)
+        if value < 0 or value & ~_ALL_FLAGS:
+            unknown = value & ~_ALL_FLAGS if value >= 0 else value
+            raise ValueError(f"flags: unknown flag bits {unknown:#x} (known: {_ALL_FLAGS:#x})")
+        return value
+
+    @staticmethod
+    def _check_param(param: object) -> Param:
+        if isinstance(param, bool) or not isinstance(param, int):
+            raise TypeError(f"param must be Param, not {type(param).__name__}")
+        try:
+            member = Param(param)
+        except ValueError:
+            raise ValueError(f"unknown param {param!r}; known: "
+                             f"{', '.join(p.name for p in Param if p.supported)}") from None
+        if not member.supported:
+            raise ValueError(f"param {member.name} is not supported by libmagic "
+                             f"{_lowlevel.version()}")
+        return member
+
+    @classmethod
+    def _check_param_value(cls, param: Param, value: object) -> int:
+        if isinstance(value, bool):
+            raise TypeError(f"value for {param.name} must be int, not bool")
+        try:
+            number = operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(f"value for {param.name} must be int, "
+                            f"not {type(value).__name__}") from None
+        limit = PARAM_LIMITS[param]
+        if number < 0:
+            raise ValueError(f"value for {param.name} must not be negative, got {number}")
+        if number > limit:
+            raise ValueError(f"value for {param.name} must be at most {limit} "
+                             f"(libmagic would truncate it), got {number}")
+        return number
+
+    @classmethod
+    def _check_params(cls, params: Optional[Mapping[Param, int]]) -> dict[Param, int]:
+        if params is None:
+            return {}
+        if not hasattr(params, "items"):
+            raise TypeError(f"params must be a mapping of Param to int, not {type(params).__name__}")
+        checked: dict[Param, int] = {}
+        for param, value in params.items():
+            member = cls._check_param(param)
+            checked[member] = cls._check_param_value(member, value)
+        return checked
+
+    @staticmethod
+    def _check_database(database: Database) -> tuple[str, tuple[Any, ...]]:
+        """Normalise ``database`` to ("default", ()), ("paths", (bytes...)) or
+        ("buffers", (bytes...))."""
+        if database is None:
+            return ("default", ())
+        items: list[Any]
+        if isinstance(database, (str, os.PathLike)) or _is_buffer(database):
+            items = [database]
+        elif isinstance(database, (list, tuple)):
+            items = list(database)
+            if not items:
+                raise ValueError("database: an empty list names no database")
+        else:
+            raise TypeError(f"database must be None, a path, a bytes-like object or a list "
+                            f"of them, not {type(database).__name__}")
+        kinds = {"buffer" if _is_buffer(item) else "path" for item in items}
+        if len(kinds) > 1:
+            raise TypeError("database: a list must hold only paths or only buffers, not both")
+        if kinds == {"buffer"}:
+            blobs = []
+            for item in items:
+                blob = bytes(memoryview(item).cast("B")) if memoryview(item).c_contiguous \
+                    else memoryview(item).tobytes()
+                if not blob:
+                    raise ValueError("database: an empty buffer is not a compiled database")
+                blobs.append(blob)
+            return ("buffers", tuple(blobs))
+        paths = []
+        for item in items:
+            raw = _fspath(item, "database path")
+            if b":" in raw:
+                raise ValueError(f"database path {os.fsdecode(raw)!r} contains ':', which "
+                                 f"libmagic reads as a separator between files")
+            paths.append(raw)
+        return ("paths", tuple(paths))
+
+    @staticmethod
+    def _load(handle: Handle, database: tuple[str, tuple[Any, ...]]) -> None:
+        kind, items = database
+        if kind == "buffers":
+            handle.load_buffers(items)
+        elif kind == "paths":
+            handle.load(b":".join(items), os.fsdecode(b":".join(items)))
+        else:
+            default = _lowlevel.default_database_path()
+            if default is not None and not os.path.isfile(default):
+                raise DatabaseError(f"the bundled database is missing: {default} "
+                                    f"(a broken install? reinstall magicguard)", path=default)
+            handle.load(None if default is None else os.fsencode(default), default)
+
+    @classmethod
+    def _build(cls, config: _Config) -> Handle:
+        handle = Handle(config.flags)
+        try:
+            for param, value in config.params.items():
+                handle.setparam(param.value, value)
+            cls._load(handle, config.database)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
+
+    def _live(self) -> Handle:
+        handle = self._handle
+        if handle is None:
+            raise ValueError("I/O operation on closed Cookie")
+        return handle
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the libmagic handle.  Idempotent; later calls raise ValueError."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                handle.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` has run."""
+        return self._handle is None
+
+    def __enter__(self) -> Cookie:
+        self._live()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<magicguard.Cookie {state} flags={Flags(self._config.flags)!r}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the configuration (flags, database, params), never C state."""
+        kind, items = self._config.database
+        database: Database
+        if kind == "default":
+            database = None
+        elif kind == "paths":
+            database = [os.fsdecode(p) for p in items]
+        else:
+            database = list(items)
+        return (Cookie, (self._config.flags, database, dict(self._config.params)))
+
+    def _rebuild(self) -> None:
+        """Replace the handle with a fresh one of the same configuration.
+
+        Used after libmagic was interrupted mid-call (a trapped fault): its
+        state can no longer be trusted.  Caller holds the lock.
+        """
+        old, self._handle = self._handle, None
+        if old is not None:
+            old.close()
+        self._handle = self._build(self._config)
+
+    # -- identification ----------------------------------------------------
+
+    def file(self, path: StrPath) -> str:
+        """Identify the file at ``path``, as ``file -b path`` would.
+
+        Symbolic links are reported as links unless ``Flags.SYMLINK`` is set,
+        in which case the target is identified.  Devices are described, or
+        read with ``Flags.DEVICES``.
+
+        Raises:
+            FileNotFoundError, PermissionError: as ``open()`` would.
+            IsADirectoryError: ``path`` is a directory.
+            ValueError: ``path`` is a FIFO or a socket (nothing to read by
+                name; pass a descriptor), or contains a NUL byte.
+            MagicError: libmagic failed.
+        """
+        raw = _fspath(path)
+        display = os.fsdecode(raw)
+        with self._lock:
+            handle = self._live()
+            follow = bool(self._config.flags & Flags.SYMLINK)
+            try:
+                st = os.stat(raw) if follow else os.lstat(raw)
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, display) from None
+            mode = st.st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(21, "Is a directory: Cookie.file() identifies files",
+                                        display)
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+                raise ValueError(f"{display!r} is {kind}, not a file; identify its data "
+                                 f"with Cookie.descriptor() or Cookie.buffer()")
+            result = decode(handle.file(raw, display))
+        if stat.S_ISREG(mode) and result.endswith("no read permission"):
+            # libmagic describes an unreadable file rather than failing
+            # (unreadable_info in src/magic.c); report it the way open() does.
+            try:
+                os.close(os.open(raw, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)))
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, display) from None
+        return result
+
+    def descriptor(self, fd: Union[int, Any]) -> str:
+        """Identify the data readable from a descriptor or a file object.
+
+        ``fd`` is an int or an object with ``fileno()``.  libmagic reads from
+        the descriptor's current offset (up to ``Param.BYTES_MAX`` bytes) and
+        seeks back: the offset is unchanged afterwards, and the descriptor is
+        never closed.  For a binary file object, identification starts at the
+        object's position (``tell()``), even when its read buffer has taken
+        the OS offset further; a writable one is flushed first.  A pipe or
+        socket is consumed (it cannot seek back) and a pipe with no data yet
+        blocks until it has some, like ``read()``.
+
+        Raises:
+            TypeError: not an int or a file object.
+            ValueError: a negative descriptor, or a closed file object.
+            OSError: the descriptor is not open (EBADF) or is a directory.
+            MagicError: libmagic failed to read it.
+        """
+        fileobj: Any = None
+        if isinstance(fd, bool):
+            raise TypeError("descriptor() takes an int or a file object, not bool")
+        if isinstance(fd, int):
+            number = fd
+        elif hasattr(fd, "fileno"):
+            fileobj = fd
+            if getattr(fd, "closed", False):
+                raise ValueError("descriptor(): the file object is closed")
+            number = fd.fileno()
+        else:
+            raise TypeError(f"descriptor() takes an int or a file object, not {type(fd).__name__}")
+        if number < 0:
+            raise ValueError(f"descriptor must be a non-negative int, got {number}")
+        try:
+            st = os.fstat(number)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{exc.strerror}: descriptor {number}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, f"Is a directory: descriptor {number}")
+        with self._lock:
+            handle = self._live()
+            restore = self._align_offset(fileobj, number)
+            try:
+                return decode(handle.descriptor(number))
+            finally:
+                if restore is not None:
+                    os.lseek(number, restore, os.SEEK_SET)
+
+    @staticmethod
+    def _align_offset(fileobj: Any, fd: int) -> Optional[int]:
+        """Point the OS offset at a file object's logical position; return the
+        offset to restore afterwards (None when nothing moved)."""
+        if fileobj is None:
+            return None
+        if getattr(fileobj, "writable", lambda: False)():
+            fileobj.flush()
+        if isinstance(fileobj, io.TextIOBase) or not getattr(fileobj, "seekable", lambda: False)():
+            return None
+        logical = fileobj.tell()
+        current = os.lseek(fd, 0, os.SEEK_CUR)
+        if logical == current:
+            return None
+        os.lseek(fd, logical, os.SEEK_SET)
+        return current
+
+    def buffer(self, data: Buffer) -> str:
+        """Identify bytes in memory, zero-copy.
+
+        ``data`` is any object with the buffer protocol: bytes, bytearray,
+        memoryview (sliced and multi-dimensional ones too: strided views are
+        the one case that is copied), array.array, mmap.mmap, NumPy arrays.
+        libmagic scans all of it (see ``Param.BYTES_MAX`` to bound a file's
+        head instead).
+
+        Raises:
+            TypeError: ``data`` is a ``str`` or has no buffer protocol.
+            MagicError: libmagic failed.
+        """
+        contiguous = _contiguous(data)
+        with self._lock:
+            return decode(self._live().buffer(contiguous))
+
+    # -- flags and params --------------------------------------------------
+
+    @property
+    def flags(self) -> Flags:
+        """The flags in force; assign ``Flags`` (or an int) to change them."""
+        with self._lock:
+            return Flags(self._live().getflags())
+
+    @flags.setter
+    def flags(self, value: Union[Flags, int]) -> None:
+        checked = self._check_flags(value)
+        with self._lock:
+            self._live().setflags(checked)
+            self._config.flags = checked
+
+    def getparam(self, param: Param) -> int:
+        """The current value of a libmagic limit."""
+        member = self._check_param(param)
+        with self._lock:
+            return self._live().getparam(member.value)
+
+    def setparam(self, param: Param, value: int) -> None:
+        """Set a libmagic limit; values libmagic would truncate are refused."""
+        member = self._check_param(param)
+        number = self._check_param_value(member, value)
+        with self._lock:
+            self._live().setparam(member.value, number)
+            self._config.params[member] = number
+
+    @property
+    def error(self) -> Optional[str]:
+        """libmagic's last error message (``magic_error``), or None."""
+        with self._lock:
+            return self._live().error()
+
+    @property
+    def errno(self) -> int:
+        """The OS errno of libmagic's last error (``magic_errno``), or 0."""
+        with self._lock:
+            return self._live().errno()
+
+    # -- databases ---------------------------------------------------------
+
+    def load(self, database: Database = None) -> None:
+        """Replace the loaded database (same forms as ``Cookie(database=...)``)."""
+        db = self._check_database(database)
+        with self._lock:
+            self._load(self._live(), db)
+            self._config.database = db
+
+    def _paths_arg(self, paths: Union[None, StrPath, Iterable[StrPath]]) -> tuple[Optional[bytes], Optional[str]]:
+        if paths is None:
+            return None, None
+        if isinstance(paths, (str, os.PathLike)):
+            items = [paths]
+        elif isinstance(paths, (list, tuple)):
+            items = list(paths)
+            if not items:
+                raise ValueError("paths: an empty list names no file")
+        else:
+            raise TypeError(f"paths must be a path or a list of paths, not {type(paths).__name__}")
+        raws = []
+        for item in items:
+            raw = _fspath(item, "magic file path")
+            if b":" in raw:
+                raise ValueError(f"magic file path {os.fsdecode(raw)!r} contains ':', which "
+                                 f"libmagic reads as a separator between files")
+            raws.append(raw)
+        joined = b":".join(raws)
+        return joined, os.fsdecode(joined)
+
+    def compile(self, paths: Union[StrPath, Sequence[StrPath]]) -> None:
+        """Compile magic source files (``file -C -m paths``).
+
+        As libmagic does, each ``NAME`` is written as ``NAME.mgc`` in the
+        current directory.  Raises ``DatabaseError`` if a source does not
+        compile (libmagic's warnings go to stderr).
+        """
+        raw, display = self._paths_arg(paths)
+        with self._lock:
+            self._live().database_action("compile", raw, display)
+
+    def check(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> bool:
+        """Check that magic files parse (``file -c``): True if they do.
+
+        Problems are printed by libmagic on stderr.  ``None`` checks the
+        database libmagic would load by default.
+        """
+        raw, display = self._paths_arg(paths)
+        with self._lock:
+            try:
+                self._live().database_action("check", raw, display)
+            except DatabaseError:
+                return False
+        return True
+
+    def list(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> None:
+        """Print the rules of magic files with their strengths (``file -l``) to stdout."""
+        raw, display = self._paths_arg(paths)
+        with self._lock:
+            self._live().database_action("list", raw, display)
+

@@ -1,0 +1,173 @@
+"""Shared fixtures: the reference file(1), a corpus of real files, helpers.
+
+The reference is the ``file`` binary built from the same libmagic and
+database as the extension: in the bundled build, the one ``build_libmagic``
+left in ``build/libmagic/<key>/bin/file``; in the system build, ``file`` on
+``$PATH`` when its version matches the linked libmagic.
+
+The corpus is built at test time from this machine's system directories,
+stratified by (extension, first bytes) so that every kind of file present is
+represented rather than thousands of one kind.  Nothing binary is checked in.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import stat
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+
+import magicguard
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+#: Where the corpus comes from, walked in this order.
+CORPUS_DIRS = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/share", "/etc", "/usr/include", "/var/lib")
+#: Files looked at in each directory before choosing (bounds the walk on big
+#: systems and keeps one huge directory from crowding out the others).
+CORPUS_SCAN_LIMIT = 6_000
+#: Files kept per stratum, and in all.
+CORPUS_PER_STRATUM = 6
+CORPUS_SIZE = 400
+#: Larger files are left out to keep the suite fast (libmagic reads at most
+#: 7 MiB of a file anyway).
+CORPUS_MAX_BYTES = 4 << 20
+
+
+def _version_of(binary: str) -> Optional[str]:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    except OSError:
+        return None
+    first = (out.stdout or out.stderr).splitlines()
+    return first[0].strip() if first else None
+
+
+def find_reference_file() -> Optional[str]:
+    """The file(1) binary of the same libmagic as the extension, or None."""
+    want = "file-{}.{}".format(*divmod(magicguard.libmagic_version(), 100))
+    candidates: list[str] = []
+    if magicguard.BUNDLED_LIBMAGIC:
+        candidates += sorted(str(p) for p in (ROOT / "build" / "libmagic").glob("*/bin/file"))
+        env = os.environ.get("MAGICGUARD_REFERENCE_FILE")
+        if env:
+            candidates.insert(0, env)
+    else:
+        found = shutil.which("file")
+        if found:
+            candidates.append(found)
+    for candidate in candidates:
+        if _version_of(candidate) == want:
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def reference_file() -> str:
+    """Path of the reference file(1); skips when this environment has none
+    (an installed wheel tested away from its build tree)."""
+    found = find_reference_file()
+    if found is None:
+        pytest.skip("no file(1) built from the same libmagic is available here")
+    return found
+
+
+def run_file(reference: str, *args: str | os.PathLike[str], stdin: Optional[bytes] = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the reference file(1) with a clean environment (no $MAGIC, C locale)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAGIC", "POSIXLY_CORRECT")}
+    env["LC_ALL"] = "C"
+    return subprocess.run([reference, *map(os.fspath, args)], input=stdin, capture_output=True,
+                          env=env, timeout=120)
+
+
+def file_brief(reference: str, path: str | os.PathLike[str], *options: str) -> str:
+    """``file -b [options] path`` decoded as magicguard decodes libmagic's text."""
+    out = run_file(reference, "-b", *options, "--", path).stdout
+    return out.rstrip(b"\n").decode("utf-8", "surrogateescape")
+
+
+def file_brief_many(reference: str, paths: list[str], *options: str) -> list[str]:
+    """``file -b`` for many paths in one process (one line each: NUL-free names
+    are asked for with -0-less output, so results must not contain newlines;
+    libmagic escapes them)."""
+    out = run_file(reference, "-b", "-N", *options, "--", *paths).stdout
+    lines = out.decode("utf-8", "surrogateescape").split("\n")
+    assert lines[-1] == ""
+    assert len(lines) - 1 == len(paths), "file(1) printed an unexpected number of lines"
+    return lines[:-1]
+
+
+def _walk(top: str) -> Iterator[str]:
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield os.path.join(dirpath, name)
+
+
+def build_corpus(limit: int = CORPUS_SIZE) -> list[str]:
+    """Real regular files from system directories, stratified by type."""
+    strata: dict[tuple[str, bytes], list[str]] = {}
+    for top in CORPUS_DIRS:
+        scanned = 0
+        for path in _walk(top):
+            if scanned >= CORPUS_SCAN_LIMIT:
+                break
+            # Look at a fixed pseudo-random eighth of the tree, so that the
+            # scan limit spreads over the whole directory, not its first
+            # subdirectories in sorted order.
+            if zlib.crc32(os.fsencode(path)) % 8:
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or not 0 < st.st_size <= CORPUS_MAX_BYTES:
+                continue
+            if "\n" in path or not os.access(path, os.R_OK):
+                continue
+            scanned += 1
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(4)
+            except OSError:
+                continue
+            ext = os.path.splitext(path)[1].lower()[:8]
+            printable = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+            key = (ext, b"txt" if printable else head[:2])
+            bucket = strata.setdefault(key, [])
+            if len(bucket) < CORPUS_PER_STRATUM:
+                bucket.append(path)
+    chosen = [p for bucket in strata.values() for p in bucket]
+    random.Random(546).shuffle(chosen)
+    return sorted(chosen[:limit])
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[str]:
+    """Several hundred real files of many types (see ``build_corpus``)."""
+    files = build_corpus()
+    assert len(files) >= 200, f"only {len(files)} corpus files found on this machine"
+    return files
+
+
+def run_python(code: str, *, timeout: float = 60, env: Optional[dict[str, str]] = None,
+               args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (for anything that may kill a process).
+
+    Core dumps are suppressed; the result carries the exit status (negative
+    for a signal) and both streams.
+    """
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, *args, "-c", "import resource; resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n" + code],
+        capture_output=True, text=True, timeout=timeout, env=full_env,
+    )
