@@ -20,7 +20,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -156,6 +156,39 @@ def corpus() -> list[str]:
     files = build_corpus()
     assert len(files) >= 200, f"only {len(files)} corpus files found on this machine"
     return files
+
+
+def compile_against_libmagic(source: Path, output: Path) -> Path:
+    """Compile a C program against the libmagic the extension links."""
+    cmd = ["cc", "-O2", "-Wall", "-Wextra", "-o", str(output), str(source)]
+    if magicguard.BUNDLED_LIBMAGIC:
+        import build_libmagic
+
+        built = build_libmagic.Built(build_libmagic.prefix_dir())
+        cmd[1:1] = [f"-I{built.include_dir}"]
+        cmd.append(str(built.static_lib))
+    else:
+        cmd.append("-lmagic")
+    subprocess.run(cmd, check=True, capture_output=True)
+    return output
+
+
+@pytest.fixture(scope="session")
+def buffer_reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, list[str]], list[str]]:
+    """``ref(flags, paths)``: magic_buffer's answers from C for each file's bytes."""
+    exe = compile_against_libmagic(ROOT / "tests" / "c" / "magic_buffer_ref.c",
+                                   tmp_path_factory.mktemp("cref") / "magic_buffer_ref")
+    database = magicguard.default_database_path() or "-"
+
+    def ref(flags: int, paths: list[str]) -> list[str]:
+        env = {k: v for k, v in os.environ.items() if k != "MAGIC"}
+        out = subprocess.run([str(exe), hex(flags), database, *paths], capture_output=True,
+                             check=True, env=env, timeout=300).stdout
+        lines = out.decode("utf-8", "surrogateescape").split("\n")
+        assert lines[-1] == "" and len(lines) - 1 == len(paths)
+        return lines[:-1]
+
+    return ref
 
 
 def run_python(code: str, *, timeout: float = 60, env: Optional[dict[str, str]] = None,

@@ -176,10 +176,22 @@ class Handle:
 
     # -- databases ---------------------------------------------------------
 
+    def _restoring_flags(self, call: Any, *args: Any) -> int:
+        """Run a database call under the process lock, then put back the flags.
+
+        Parsing a magic source sets MAGIC_CHECK on the cookie for good
+        (``apprentice_load`` in src/apprentice.c): the owner's flags win.
+        """
+        flags = lib.magic_getflags(self._ptr)
+        with _PROCESS_LOCK:
+            rc = int(call(self._ptr, *args))
+            lib.mg_flush_stdio()
+        lib.magic_setflags(self._ptr, flags)
+        return rc
+
     def load(self, paths: Optional[bytes], display: Optional[str]) -> None:
         """``magic_load``: a colon-separated list of files, or NULL (default)."""
-        with _PROCESS_LOCK:
-            rc = lib.magic_load(self._ptr, ffi.NULL if paths is None else paths)
+        rc = self._restoring_flags(lib.magic_load, ffi.NULL if paths is None else paths)
         self._keepalive = []
         self._status(rc, "magic_load", display, DatabaseError)
 
@@ -193,17 +205,14 @@ class Handle:
         copies = [ffi.new("char[]", bytes(b)) for b in buffers]
         pointers = ffi.new("void *[]", [ffi.cast("void *", c) for c in copies])
         sizes = ffi.new("size_t[]", [len(b) for b in buffers])
-        with _PROCESS_LOCK:
-            rc = lib.magic_load_buffers(self._ptr, pointers, sizes, len(copies))
+        rc = self._restoring_flags(lib.magic_load_buffers, pointers, sizes, len(copies))
         self._keepalive = [copies, pointers, sizes]
         self._status(rc, "magic_load_buffers", None, DatabaseError)
 
     def database_action(self, action: str, paths: Optional[bytes], display: Optional[str]) -> None:
         """``magic_compile``, ``magic_check`` or ``magic_list``."""
         function = {"compile": lib.magic_compile, "check": lib.magic_check, "list": lib.magic_list}[action]
-        with _PROCESS_LOCK:
-            rc = function(self._ptr, ffi.NULL if paths is None else paths)
-            lib.mg_flush_stdio()
+        rc = self._restoring_flags(function, ffi.NULL if paths is None else paths)
         self._status(rc, f"magic_{action}", display, DatabaseError)
 
 

@@ -32,6 +32,10 @@ Buffer = Any
 Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
 """What ``Cookie(database=...)`` accepts: see ``Cookie``."""
 
+# The first word of a compiled database (MAGICNO in src/file.h), either order.
+_MAGICNO_LE = (0xF11E041C).to_bytes(4, "little")
+_MAGICNO_BE = (0xF11E041C).to_bytes(4, "big")
+
 _ALL_FLAGS = 0
 for _flag in Flags:
     _ALL_FLAGS |= _flag.value
@@ -230,11 +234,33 @@ class Cookie:
         return ("paths", tuple(paths))
 
     @staticmethod
-    def _load(handle: Handle, database: tuple[str, tuple[Any, ...]]) -> None:
+    def _precheck_database_file(path: bytes) -> None:
+        """Refuse a file that is neither a compiled database nor text.
+
+        libmagic retries a file it cannot map as a compiled database as a
+        magic *source*, and a binary file then floods stderr with a warning
+        per line (src/apprentice.c, apprentice_1).  A compiled database starts
+        with MAGICNO (0xF11E041C) in either byte order; a source is text.
+        """
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8192)
+        except OSError:
+            return  # missing or unreadable: libmagic's own message says so
+        if head[:4] in (_MAGICNO_LE, _MAGICNO_BE) or b"\0" not in head:
+            return
+        raise DatabaseError(
+            f"{os.fsdecode(path)}: neither a compiled magic database (no MAGICNO header) "
+            f"nor a magic source (binary data)", path=os.fsdecode(path), function="magic_load")
+
+    @classmethod
+    def _load(cls, handle: Handle, database: tuple[str, tuple[Any, ...]]) -> None:
         kind, items = database
         if kind == "buffers":
             handle.load_buffers(items)
         elif kind == "paths":
+            for path in items:
+                cls._precheck_database_file(path)
             handle.load(b":".join(items), os.fsdecode(b":".join(items)))
         else:
             default = _lowlevel.default_database_path()
@@ -311,7 +337,7 @@ class Cookie:
 
     # -- identification ----------------------------------------------------
 
-    def file(self, path: StrPath) -> str:
+    def file(self, path: Union[StrPath, bytes]) -> str:
         """Identify the file at ``path``, as ``file -b path`` would.
 
         Symbolic links are reported as links unless ``Flags.SYMLINK`` is set,

@@ -38,7 +38,7 @@ class Flags(enum.IntFlag):
     MIME_TYPE = constant("MAGIC_MIME_TYPE")
     """``MAGIC_MIME_TYPE``: a MIME type such as ``text/plain`` (``file --mime-type``)."""
     CONTINUE = constant("MAGIC_CONTINUE")
-    """``MAGIC_CONTINUE``: every match, not just the first (``file -k``)."""
+    """``MAGIC_CONTINUE``: every match, not just the first (``file -k``), joined by ``\\012- ``."""
     CHECK = constant("MAGIC_CHECK")
     """``MAGIC_CHECK``: print warnings about the database to stderr (``file -c``)."""
     PRESERVE_ATIME = constant("MAGIC_PRESERVE_ATIME")
@@ -56,7 +56,7 @@ class Flags(enum.IntFlag):
     EXTENSION = constant("MAGIC_EXTENSION")
     """``MAGIC_EXTENSION``: a slash-separated list of extensions (``file --extension``)."""
     COMPRESS_TRANSP = constant("MAGIC_COMPRESS_TRANSP")
-    """``MAGIC_COMPRESS_TRANSP``: look inside compressed files, don't report the compression (``file -Z``)."""
+    """``MAGIC_COMPRESS_TRANSP``: with ``COMPRESS``, report what is inside without the compression (``file -Z`` sets both)."""
     NO_COMPRESS_FORK = constant("MG_NO_COMPRESS_FORK")
     """``MAGIC_NO_COMPRESS_FORK``: never start a decompressor process (libmagic >= 5.44)."""
     NODESC = constant("MAGIC_NODESC")

@@ -1,0 +1,92 @@
+"""buffer() takes any bytes-like object, zero-copy where the memory is contiguous."""
+
+from __future__ import annotations
+
+import array
+import mmap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from magicguard import Cookie
+
+# A PNG header (33 bytes) and one byte of padding, so 2-D shapes fit.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000100000001008060000001ff3ff61") + b"\0"
+EXPECTED = "PNG image data, 16 x 16, 8-bit/color RGBA, non-interlaced"
+
+
+@pytest.fixture(scope="module")
+def cookie() -> Cookie:
+    return Cookie()
+
+
+@pytest.mark.parametrize("make", [
+    bytes,
+    bytearray,
+    memoryview,
+    lambda b: memoryview(b"xx" + b + b"yy")[2:-2],
+    lambda b: array.array("B", b),
+    lambda b: np.frombuffer(b, dtype=np.uint8),
+    lambda b: np.frombuffer(b, dtype=np.uint8).reshape(2, -1),
+    lambda b: memoryview(bytearray(b)).cast("B", (2, len(b) // 2)),
+], ids=["bytes", "bytearray", "memoryview", "sliced-memoryview", "array", "numpy", "numpy-2d",
+        "memoryview-2d"])
+def test_contiguous_buffers(cookie: Cookie, make: object) -> None:
+    assert cookie.buffer(make(PNG)) == EXPECTED  # type: ignore[operator]
+
+
+def test_strided_buffers_are_read_in_logical_order(cookie: Cookie) -> None:
+    """A non-contiguous view is identified by its logical bytes."""
+    doubled = bytes(b for pair in zip(PNG, b"\0" * len(PNG)) for b in pair)
+    assert cookie.buffer(memoryview(doubled)[::2]) == EXPECTED
+    arr = np.frombuffer(doubled, dtype=np.uint8)[::2]
+    assert not arr.flags.c_contiguous
+    assert cookie.buffer(arr) == EXPECTED
+
+
+def test_mmap(cookie: Cookie, tmp_path: Path) -> None:
+    path = tmp_path / "img.png"
+    path.write_bytes(PNG)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        assert cookie.buffer(m) == EXPECTED
+
+
+def test_empty(cookie: Cookie) -> None:
+    assert cookie.buffer(b"") == "empty"
+    assert cookie.buffer(bytearray()) == "empty"
+
+
+def test_bytearray_cannot_be_resized_during_identify(cookie: Cookie) -> None:
+    """The buffer stays exported while libmagic reads it (no use-after-free):
+    another thread's resize fails with BufferError instead."""
+    import threading
+
+    # A large JSON array: libmagic parses all of it, so calls take a while.
+    data = bytearray(b"[" + b"1," * (2 << 20) + b"1]")
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def resize() -> None:
+        while not stop.is_set():
+            try:
+                data.extend(b" ")  # trailing white space: still the same JSON
+                del data[-1:]
+            except BufferError as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=resize)
+    thread.start()
+    try:
+        for _ in range(20):
+            assert cookie.buffer(data) == "JSON text data"
+    finally:
+        stop.set()
+        thread.join()
+    assert errors, "the resizing thread never ran into an exported buffer"
+
+
+def test_buffer_is_not_modified(cookie: Cookie) -> None:
+    data = bytearray(PNG)
+    cookie.buffer(data)
+    assert bytes(data) == PNG
