@@ -100,16 +100,29 @@ def test_every_param_get_set(param: Param) -> None:
         assert cookie.getparam(param) == min(PARAM_LIMITS[param], 1 << 20)
 
 
-def test_param_defaults_bundled() -> None:
-    """libmagic 5.46's defaults (src/file.h FILE_*_MAX, apprentice.c file_ms_alloc)."""
-    if magicguard.libmagic_version() != 546:
-        pytest.skip("defaults pinned for libmagic 5.46")
-    expected = {Param.INDIR_MAX: 50, Param.NAME_MAX: 100, Param.ELF_PHNUM_MAX: 2048,
-                Param.ELF_SHNUM_MAX: 32768, Param.ELF_NOTES_MAX: 256, Param.REGEX_MAX: 8192,
-                Param.BYTES_MAX: 7 << 20, Param.ENCODING_MAX: 65536,
-                Param.ELF_SHSIZE_MAX: 128 << 20, Param.MAGWARN_MAX: 64}
+# libmagic's defaults (src/file.h FILE_*_MAX and apprentice.c file_ms_alloc of
+# each version; 5.44 as Debian 12 ships it, read with getparam).
+PARAM_DEFAULTS = {
+    546: {Param.INDIR_MAX: 50, Param.NAME_MAX: 100, Param.ELF_PHNUM_MAX: 2048,
+          Param.ELF_SHNUM_MAX: 32768, Param.ELF_NOTES_MAX: 256, Param.REGEX_MAX: 8192,
+          Param.BYTES_MAX: 7 << 20, Param.ENCODING_MAX: 65536,
+          Param.ELF_SHSIZE_MAX: 128 << 20, Param.MAGWARN_MAX: 64},
+    544: {Param.INDIR_MAX: 50, Param.NAME_MAX: 50, Param.ELF_PHNUM_MAX: 2048,
+          Param.ELF_SHNUM_MAX: 32768, Param.ELF_NOTES_MAX: 256, Param.REGEX_MAX: 8192,
+          Param.BYTES_MAX: 7 << 20, Param.ENCODING_MAX: 65536},
+}
+
+
+def test_param_defaults() -> None:
+    """A fresh Cookie has libmagic's defaults; params this libmagic lacks are
+    refused with ValueError before reaching C."""
+    expected = PARAM_DEFAULTS[magicguard.libmagic_version()]
     with Cookie() as cookie:
-        assert {p: cookie.getparam(p) for p in Param} == expected
+        assert {p: cookie.getparam(p) for p in Param if p.supported} == expected
+        for param in Param:
+            if not param.supported:
+                with pytest.raises(ValueError, match=f"{param.name} is not supported by libmagic"):
+                    cookie.getparam(param)
 
 
 def test_size_t_params_hold_more_than_32_bits() -> None:
