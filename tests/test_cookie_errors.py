@@ -51,17 +51,21 @@ def test_socket(cookie: Cookie, tmp_path: Path) -> None:
 def test_permission_denied(tmp_path: Path) -> None:
     """An unreadable file raises PermissionError naming it (as an unprivileged
     user: root reads anything, so the check runs in a child that drops to
-    nobody when the suite runs as root)."""
+    nobody when the suite runs as root, after loading the database, which
+    may sit where nobody cannot read)."""
     secret = tmp_path / "secret"
     secret.write_bytes(b"%PDF-1.7\n")
     secret.chmod(0)
-    tmp_path.chmod(0o755)
+    for parent in [tmp_path, *tmp_path.parents]:  # let nobody reach the file itself
+        if parent != Path("/"):
+            parent.chmod(parent.stat().st_mode | 0o055)
     code = f"""
 import os, magicguard
+cookie = magicguard.Cookie()
 if os.getuid() == 0:
     os.setgid(65534); os.setuid(65534)
 try:
-    magicguard.Cookie().file({str(secret)!r})
+    cookie.file({str(secret)!r})
 except PermissionError as exc:
     print("PermissionError", exc.filename)
 """
