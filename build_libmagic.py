@@ -16,9 +16,11 @@ Where the tarball comes from, in order:
 * ``$MAGICGUARD_LIBMAGIC_TARBALL`` -- a path given by the user;
 * ``vendor/file-5.46.tar.gz`` in the source tree (the sdist carries it there);
 * the download cache, ``$XDG_CACHE_HOME/magicguard`` (``~/.cache/magicguard``);
-* the upstream release URL, then Debian's archive, which holds the identical
-  bytes as ``file_5.46.orig.tar.gz`` (useful on machines that reach only
-  Debian's mirrors).  A download is kept in the cache.
+* the upstream release URL, then Debian's archive (its pool, then its
+  snapshot service), which holds the identical bytes as
+  ``file_5.46.orig.tar.gz`` -- useful on machines that reach only Debian's
+  mirrors.  A download is kept in the cache.  Whatever the source, the
+  SHA-256 must match.
 
 Run ``python build_libmagic.py`` to build (or reuse) and print the prefix,
 ``python build_libmagic.py --fetch-only DIR`` to put the verified tarball in
@@ -48,6 +50,9 @@ URLS = (
     f"https://astron.com/pub/file/{TARBALL}",
     f"https://deb.debian.org/debian/pool/main/f/file/file_{VERSION}.orig.tar.gz",
     f"http://deb.debian.org/debian/pool/main/f/file/file_{VERSION}.orig.tar.gz",
+    # The archive's permanent history, should the pool have moved past 5.46.
+    f"https://snapshot.debian.org/archive/debian/20250601T000000Z/pool/main/f/file/"
+    f"file_{VERSION}.orig.tar.gz",
 )
 
 ROOT = Path(__file__).resolve().parent
