@@ -44,7 +44,7 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Iterable, Iterator, NoReturn, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, NoReturn, Optional
 
 from . import _lowlevel
 from .cli_engine import Item, Settings, Worker, identify_all, walk
@@ -527,27 +527,27 @@ class _Run:
 
     def files_from(self, list_name: bytes) -> int:
         """``-f LIST``: identify the names in LIST (``-`` = stdin), one a line."""
+        fd: Optional[int] = None
+        if list_name != b"-":
+            try:
+                # os.open, not open(): a directory opens (and then reads as
+                # an empty list), as fopen() does in file(1).
+                fd = os.open(list_name, os.O_RDONLY)
+            except OSError as exc:
+                self.warn(f"Cannot open `{os.fsdecode(list_name)}'", exc.errno or 0)
+                return 1
         try:
-            if list_name == b"-":
-                stream: BinaryIO = sys.stdin.buffer
-                close = False
-            else:
-                stream = open(os.open(list_name, os.O_RDONLY), "rb")  # noqa: SIM115
-                close = True
-        except OSError as exc:
-            self.warn(f"Cannot open `{os.fsdecode(list_name)}'", exc.errno or 0)
-            return 1
-        try:
+            lines = _lines(sys.stdin.buffer.readline if fd is None else _fd_reader(fd))
             if self.no_buffer:
                 # One at a time, as each line arrives, each padded to itself.
                 status = 0
-                for name in _lines(stream):
-                    status |= self.process([name], len(name) and self.style_width(name), True, 1)
+                for name in lines:
+                    status |= self.process([name], self.style_width(name), True, 1)
                 return status
-            names = list(_lines(stream))
+            names = list(lines)
         finally:
-            if close:
-                stream.close()
+            if fd is not None:
+                os.close(fd)
         if not names:
             return 0
         width = max(self.style_width(name) for name in names)
@@ -682,7 +682,28 @@ class _Run:
         return int(run())
 
 
-def _lines(stream: BinaryIO) -> Iterator[bytes]:
+def _fd_reader(fd: int) -> Callable[[], bytes]:
+    """A ``readline`` over a raw descriptor (lines keep their newline)."""
+    pending = bytearray()
+
+    def readline() -> bytes:
+        while True:
+            end = pending.find(b"\n")
+            if end >= 0:
+                line = bytes(pending[: end + 1])
+                del pending[: end + 1]
+                return line
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                line = bytes(pending)
+                pending.clear()
+                return line
+            pending.extend(chunk)
+
+    return readline
+
+
+def _lines(readline: Callable[[], bytes]) -> Iterator[bytes]:
     """The names in a -f list: lines split at '\\n', each cut at a NUL.
 
     A read error ends the list there (as getline() failing does in file(1),
@@ -690,7 +711,7 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
     """
     while True:
         try:
-            line = stream.readline()
+            line = readline()
         except OSError:
             return
         if not line:

@@ -19,7 +19,7 @@ import stat
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Deque, Iterable, Iterator, Optional, Union
+from typing import Callable, ContextManager, Deque, Iterable, Iterator, Optional, Union
 
 from . import _lowlevel
 from .cli_output import Result
@@ -100,10 +100,13 @@ class Worker:
         return Result(item, text, error, mime)
 
 
+ScanDir = Callable[[bytes], ContextManager[Iterator["os.DirEntry[bytes]"]]]
+
+
 def walk(
     names: Iterable[bytes],
     follow_links: bool,
-    scandir: Callable[[bytes], Iterator[os.DirEntry[bytes]]] = os.scandir,
+    scandir: Optional[ScanDir] = None,
 ) -> Iterator[Item]:
     """Expand directories among ``names`` into the files below them.
 
@@ -122,18 +125,18 @@ def walk(
         if not stat.S_ISDIR(st.st_mode) or name == b"-":
             yield name
             continue
-        yield from _walk_dir(name, (st.st_dev, st.st_ino), follow_links, scandir, set())
+        yield from _walk_dir(name, (st.st_dev, st.st_ino), follow_links, scandir or os.scandir, set())
 
 
 def _walk_dir(
     top: bytes,
     ident: tuple[int, int],
     follow_links: bool,
-    scandir: Callable[[bytes], Iterator[os.DirEntry[bytes]]],
+    scandir: ScanDir,
     ancestors: set[tuple[int, int]],
 ) -> Iterator[Item]:
     try:
-        with scandir(top) as it:  # type: ignore[attr-defined]
+        with scandir(top) as it:
             entries = sorted(((e.name, e) for e in it), key=lambda pair: pair[0])
     except OSError as exc:
         reason = f"cannot read directory `{os.fsdecode(top)}' ({os.strerror(exc.errno or 0)})"
