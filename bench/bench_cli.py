@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,10 +47,15 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, bytes]:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
+    """Wall seconds, CPU seconds (user + system, the child's) and stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, check=False)
-    return time.perf_counter() - start, proc.stdout
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
 
 
 def main() -> int:
@@ -77,17 +83,23 @@ def main() -> int:
             f"magicguard -j {args.jobs}": [*mg, "-R", "-N", "-j", str(args.jobs), *args.trees],
         }
         # Same answers first, or the timing means nothing.
-        outputs = {label: timed(cmd, env)[1] for label, cmd in commands.items()}
+        outputs = {label: timed(cmd, env)[2] for label, cmd in commands.items()}
         baseline = outputs["file"]
         for label, out in outputs.items():
             if out != baseline:
                 print(f"{label}: output differs from file(1)'s", file=sys.stderr)
                 return 1
         times: dict[str, list[float]] = {label: [] for label in commands}
+        cpus: dict[str, list[float]] = {label: [] for label in commands}
+        load_before = os.getloadavg()[0]
         for _ in range(args.repeat):
             for label, cmd in commands.items():  # interleaved, so load drifts hit all alike
-                times[label].append(timed(cmd, env)[0])
+                wall, cpu, _ = timed(cmd, env)
+                times[label].append(wall)
+                cpus[label].append(cpu)
+        load_after = os.getloadavg()[0]
     medians = {label: statistics.median(t) for label, t in times.items()}
+    cpu_medians = {label: statistics.median(t) for label, t in cpus.items()}
     j1 = medians["magicguard -j 1"]
     jn = medians[f"magicguard -j {args.jobs}"]
     speed_j1 = medians["file"] / j1
@@ -101,17 +113,21 @@ def main() -> int:
         f"Tree: {', '.join(args.trees)} ({len(names)} files, walked as `-R` walks); "
         f"{_usable_cores()} usable cores; libmagic and database of `{os.path.relpath(reference, ROOT)}`. "
         "Outputs checked identical before timing. `file` gets the walked names as a prepared `-f` list.",
+        f"Load average (1 min) {load_before:.1f} before, {load_after:.1f} after: wall times and the -j speedup"
+        " only mean something when it is below the core count; CPU time (user + system) does not depend on it.",
         "",
-        "| command | median wall s | runs |",
-        "|---|---|---|",
+        "| command | median wall s | wall runs | median CPU s |",
+        "|---|---|---|---|",
     ]
     for label, cmd in commands.items():
         shown = " ".join(os.path.basename(c) if c == reference else c for c in cmd)
         shown = shown.replace(sys.executable, "python").replace(listing.name, "LIST")
-        rows.append(f"| `{shown}` | {medians[label]:.2f} | {', '.join(f'{t:.2f}' for t in times[label])} |")
+        runs = ", ".join(f"{t:.2f}" for t in times[label])
+        rows.append(f"| `{shown}` | {medians[label]:.2f} | {runs} | {cpu_medians[label]:.2f} |")
     rows += [
         "",
-        f"- file / magicguard -j 1 = **{speed_j1:.2f}** (target >= 1.00)",
+        f"- file / magicguard -j 1 = **{speed_j1:.2f}** wall (target >= 1.00); "
+        f"CPU: {cpu_medians['file'] / cpu_medians['magicguard -j 1']:.2f}",
         f"- magicguard -j 1 / -j {args.jobs} = **{speedup:.2f}** "
         f"(target >= {0.8 * args.jobs:.2f}, i.e. 0.8 x {args.jobs})",
         "",

@@ -335,3 +335,21 @@ def test_doctor_hook(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     status, out, err = run_cli(["--doctor"], capsysbinary)
     assert (status, out) == (1, b"")
     assert err == b"magicguard: --doctor is not available in this build\n"
+
+
+def test_failing_stdout(reference_file: str, corpus: list[str]) -> None:
+    """stdout closed (``>&-``) or full (/dev/full): status 1 as file(1), no
+    traceback; a full disk is named on stderr."""
+    args = ["-N", *corpus[:50]]
+    for target in ("closed", "/dev/full"):
+        with open(os.devnull if target == "closed" else target, "wb") as sink:
+            kwargs: dict[str, object] = {"stdout": sink}
+            if target == "closed":
+                kwargs = {"stdout": subprocess.DEVNULL, "preexec_fn": lambda: os.close(1)}
+            ref = subprocess.run([reference_file, *args], stderr=subprocess.PIPE, timeout=60, **kwargs)  # type: ignore[call-overload]
+            mg = subprocess.run([sys.executable, "-m", "magicguard", *args], stderr=subprocess.PIPE,
+                                timeout=60, **kwargs)  # type: ignore[call-overload]
+        assert mg.returncode == ref.returncode == 1, target
+        assert b"Traceback" not in mg.stderr
+        if target == "/dev/full":
+            assert mg.stderr == b"magicguard: cannot write the output: No space left on device\n"

@@ -41,10 +41,11 @@ from __future__ import annotations
 
 import errno
 import importlib
+import io
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Callable, Iterable, Iterator, NoReturn, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, NoReturn, Optional, cast
 
 from . import _lowlevel
 from .cli_engine import Item, Settings, Worker, identify_all, walk
@@ -208,8 +209,22 @@ class _Writer:
             self.stream.flush()
 
 
+class _Closed(io.RawIOBase):
+    """Standard output when there is none (``>&-``): every write fails,
+    as file(1)'s printf() does, and the run ends with status 1."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
 def _stdout() -> BinaryIO:
-    return sys.stdout.buffer
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:
+        return cast(BinaryIO, _Closed())
+    return cast(BinaryIO, stream)
 
 
 def _is_tty(stream: object) -> bool:
@@ -266,8 +281,17 @@ class _Run:
 
     def warn(self, message: str, err: int = 0) -> None:
         """``magicguard: message`` on stderr, with ``(strerror)`` if ``err``."""
+        self.warn_static(message, err)
+
+    @staticmethod
+    def warn_static(message: str, err: int = 0) -> None:
+        """:meth:`warn` without a run."""
         text = f"{PROG}: {message}" + (f" ({os.strerror(err)})" if err else "") + "\n"
-        sys.stdout.flush()
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # keep the order of the two streams on a terminal
+        except OSError:
+            pass  # reported, if at all, by whoever writes the output
         stream = getattr(sys.stderr, "buffer", None)
         if stream is not None:
             sys.stderr.flush()
@@ -801,3 +825,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return errno.EPIPE
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        # Standard output failed (EBADF when closed, ENOSPC, EIO): file(1)
+        # stops printing and exits 1.  Say why, but no traceback.
+        if exc.errno != errno.EBADF:
+            _Run.warn_static(f"cannot write the output: {os.strerror(exc.errno or 0)}")
+        return 1
