@@ -353,3 +353,31 @@ def test_failing_stdout(reference_file: str, corpus: list[str]) -> None:
         assert b"Traceback" not in mg.stderr
         if target == "/dev/full":
             assert mg.stderr == b"magicguard: cannot write the output: No space left on device\n"
+
+
+def test_jobs_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """-R on one directory still uses every job; a short operand list uses
+    no more threads than it has names."""
+    seen: list[int] = []
+    real = cli.identify_all
+
+    def spy(items: object, jobs: int, first: object) -> object:
+        seen.append(jobs)
+        return real(items, jobs, first)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "identify_all", spy)
+    top = _tree(tmp_path)
+    assert run_cli(["-R", "-j", "3", str(top)], capsysbinary)[0] == 0
+    assert run_cli(["-j", "3", str(top / "z.json"), str(top / "b" / "p.py")], capsysbinary)[0] == 0
+    assert seen == [3, 2]
+
+
+def test_progress_bar_for_many_operands(corpus: list[str]) -> None:
+    """Without -R, enough operands make the work long: a bar on the terminal."""
+    names = (corpus * 2)[: cli.PROGRESS_MIN_INPUTS]
+    status, out, tty = _run_with_tty_stderr(["-j", "1", *names])
+    assert status == 0 and out.count(b"\n") == len(names)
+    assert b"identifying" in tty
+    status, _, tty = _run_with_tty_stderr(["-j", "1", *names[:-1]])
+    assert status == 0 and tty == b""

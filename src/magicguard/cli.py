@@ -351,7 +351,7 @@ class _Run:
             self.brief = 1 if len(operands) <= 1 else 0
         style = locale_name_style(self.raw)
         width = max(style.width(name) for name in operands)
-        self.status |= self.process(operands, width, streaming=False)
+        self.status |= self.process(operands, width, streaming=False, count=len(operands))
         return self.finish()
 
     @property
@@ -526,18 +526,24 @@ class _Run:
         )
 
     def process(self, names: Iterable[bytes], width: int, streaming: bool, count: Optional[int] = None) -> int:
-        """Identify ``names`` in order and print each answer; status 0 or 1."""
+        """Identify ``names`` in order and print each answer; status 0 or 1.
+
+        ``count`` is the number of names when known (it bounds the threads
+        and tells whether the work is long); ``streaming`` marks the
+        line-at-a-time ``-n -f`` mode, which never draws a bar.
+        """
         assert self.worker is not None
         fmt = self.line_format()
         settings = self.current_settings()
         self.out.unbuffered = bool(self.no_buffer)
         items: Iterable[Item] = walk(names, bool(settings.flags & Flags.SYMLINK)) if self.recursive else names
         jobs = self.jobs
-        if count is not None:
-            jobs = min(jobs, count)
+        if count is not None and not self.recursive:
+            jobs = min(jobs, count)  # no idle threads (each loads a database)
         pairs = ((settings, item) for item in items)
         results: Iterator[Result] = identify_all(pairs, jobs, self.worker)
-        if self.progress and (self.recursive or (count or 0) >= PROGRESS_MIN_INPUTS):
+        long_work = self.recursive or (count or 0) >= PROGRESS_MIN_INPUTS
+        if self.progress and long_work and not streaming:
             results = _with_progress(results, None if self.recursive else count)
         status = 0
         for result in results:
