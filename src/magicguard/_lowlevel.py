@@ -226,3 +226,14 @@ def getpath() -> str:
     with _PROCESS_LOCK:
         ptr = lib.magic_getpath(ffi.NULL, 0)
     return "" if ptr == ffi.NULL else decode(ffi.string(ptr))
+
+
+def last_errno() -> int:
+    """The C ``errno`` left by the last libmagic call in this thread.
+
+    cffi keeps it per thread, so it survives the Python code in between.
+    file(1) appends it to its message when ``magic_load`` fails, and it can
+    differ from ``magic_errno()`` (e.g. "could not find any valid magic
+    files!" carries errno 0 in libmagic but ENOENT in the C library).
+    """
+    return int(ffi.errno)
