@@ -18,6 +18,7 @@ import ctypes
 import mmap
 import os
 import shutil
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -258,6 +259,25 @@ def test_from_buffer_takes_an_mmap(tmp_path: Path) -> None:
         assert compat.from_buffer(mm, mime=True) == "application/pdf"
         with pytest.raises(ctypes.ArgumentError):
             python_magic.from_buffer(mm)
+
+
+def test_python_magic_dies_on_truncated_mmap(tmp_path: Path) -> None:
+    """The contrast: python-magic handed a mapping (through ctypes, the only
+    way it takes one) whose file shrank is killed by SIGBUS."""
+    code = f"""
+import ctypes, mmap, os
+import magic
+fd = os.open({str(tmp_path / "shrinking")!r}, os.O_RDWR | os.O_CREAT, 0o600)
+os.write(fd, b"%PDF-1.4\\n" + b"a" * (1 << 20))
+mm = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+view = (ctypes.c_char * len(mm)).from_buffer(mm)
+print(magic.from_buffer(view), flush=True)
+os.ftruncate(fd, 4096)
+print(magic.from_buffer(view), flush=True)
+"""
+    result = run_python(code)
+    assert result.returncode == -signal.SIGBUS, (result.returncode, result.stderr)
+    assert result.stdout.startswith("PDF document")
 
 
 @pytest.mark.xfail(not hasattr(magicguard, "FaultError"), strict=True,
