@@ -37,16 +37,21 @@ ALIAS = "_pm_same_lib"
 
 
 def _static_build() -> Optional[Path]:
-    """The ``build/libmagic/<key>`` tree of the libmagic linked into magicguard."""
+    """The ``build/libmagic/<key>`` prefix of the libmagic linked into
+    magicguard (``build_libmagic.Built``), if its ``file`` is that version."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import build_libmagic
+    except ImportError:
+        return None
+    finally:
+        sys.path.remove(str(ROOT))
+    built = build_libmagic.Built(build_libmagic.prefix_dir())
+    if not built.static_lib.is_file() or not built.file_binary.is_file():
+        return None
     want = "file-{}.{}".format(*divmod(magicguard.libmagic_version(), 100))
-    for prefix in sorted((ROOT / "build" / "libmagic").glob("*")):
-        binary = prefix / "bin" / "file"
-        if not (prefix / "lib" / "libmagic.a").is_file() or not binary.is_file():
-            continue
-        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
-        if (out.stdout or out.stderr).splitlines()[:1] == [want]:
-            return prefix
-    return None
+    out = subprocess.run([str(built.file_binary), "--version"], capture_output=True, text=True, timeout=30)
+    return built.prefix if (out.stdout or out.stderr).splitlines()[:1] == [want] else None
 
 
 def _shared_from_static(prefix: Path, workdir: Path) -> Path:
