@@ -76,6 +76,38 @@ def paired_pass(ours: Callable[[Any], str], theirs: Callable[[Any], str], inputs
     return o_cpu, t_cpu, o_wall, t_wall
 
 
+def layers(pm: types.ModuleType, inputs: list[bytes], rounds: int) -> int:
+    """Each layer against the one below, sharing one libmagic handle, so that
+    a ratio is that layer's own cost: compat.Magic over Cookie over the cffi
+    raw layer, python-magic's Magic over its ctypes call, and the two raw
+    layers against each other."""
+    from magicguard import Cookie, Param
+
+    cookie = Cookie(params={Param.NAME_MAX: 100})
+    handle = cookie._handle
+    assert handle is not None
+    ours = compat.Magic()
+    theirs = pm.Magic()
+    theirs.setparam(pm.MAGIC_PARAM_NAME_MAX, 100)
+
+    def ctypes_raw(data: bytes) -> Any:
+        return pm.magic_buffer(theirs.cookie, data)
+
+    pairs: list[tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = [
+        ("compat.Magic / Cookie", ours.from_buffer, cookie.buffer),
+        ("Cookie / cffi raw", cookie.buffer, handle.buffer),
+        ("python-magic Magic / ctypes raw", theirs.from_buffer, ctypes_raw),
+        ("cffi raw / ctypes raw", handle.buffer, ctypes_raw),
+    ]
+    print(f"layers, libmagic {compat.version()}; {len(inputs)} inputs, {rounds} rounds")
+    for label, upper, lower in pairs:
+        timed = [paired_pass(upper, lower, inputs, ours_first=bool(n % 2)) for n in range(rounds)]
+        u, low = (statistics.median(r[i] for r in timed) for i in range(2))
+        per = 1e6 / len(inputs)
+        print(f"{label:32} CPU {u * per:8.1f} / {low * per:8.1f} us/call, ratio {u / low:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -83,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head", type=int, default=2048)
     parser.add_argument("--installed", action="store_true",
                         help="compare with python-magic on the system libmagic")
+    parser.add_argument("--layers", action="store_true",
+                        help="instead, time each layer against the one below it on the same handle")
     args = parser.parse_args(argv)
 
     pm = python_magic(args.installed)
@@ -92,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in corpus[::step][: args.files]:
         with open(path, "rb") as f:
             inputs.append(f.read(args.head))
+
+    if args.layers:
+        return layers(pm, inputs, args.rounds)
 
     ours_magic, theirs_magic = compat.Magic(), pm.Magic()
     # python-magic lowers MAGIC_PARAM_NAME_MAX to 64, compat keeps libmagic's
