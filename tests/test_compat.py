@@ -439,3 +439,38 @@ def test_module_functions_rebuild_a_closed_instance() -> None:
     """Closing the thread's cached instance does not break later calls."""
     compat._get_magic_type(True).close()
     assert compat.from_buffer(PDF, mime=True) == "application/pdf"
+
+
+def test_null_answer_without_error_is_octet_stream_only_with_mime() -> None:
+    """python-magic's "509 bug" rule: libmagic returning NULL with no error
+    text and no errno is application/octet-stream under mime=True, else a
+    MagicException with message None; a subclass of MagicError (a trapped
+    fault, say) or a failure with libmagic's text always raises."""
+    silent = magicguard.MagicError("magic_buffer: failed without saying why", function="magic_buffer")
+    assert compat.Magic(mime=True)._failed(silent) == "application/octet-stream"
+    with pytest.raises(compat.MagicException) as caught:
+        compat.Magic()._failed(silent)
+    assert caught.value.__cause__ is silent
+
+    class Fault(magicguard.MagicError):
+        pass
+
+    with pytest.raises(compat.MagicException):
+        compat.Magic(mime=True)._failed(Fault("magic_buffer: the memory faulted", function="magic_buffer"))
+    told = magicguard.MagicError("magic_buffer: no memory", function="magic_buffer", reason="no memory")
+    with pytest.raises(compat.MagicException) as caught:
+        compat.Magic(mime=True)._failed(told)
+    assert caught.value.message == b"no memory"
+
+
+def test_special_files_like_python_magic(tmp_path: Path) -> None:
+    """A character device is described; a socket file raises the OSError
+    open() raises (ENXIO) -- in both."""
+    import socket
+
+    assert kind(compat.from_file, os.devnull) == kind(python_magic.from_file, os.devnull) == "ok"
+    assert compat.from_file(os.devnull).startswith("character special")
+    path = str(tmp_path / "sock")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(path)
+        assert kind(compat.from_file, path) == kind(python_magic.from_file, path) == "OSError"
