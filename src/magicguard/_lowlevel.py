@@ -111,7 +111,8 @@ class Handle:
 
     def _failure(self, function: str, path: Optional[str], cls: type[MagicError] = MagicError) -> MagicError:
         text, err = self.error(), self.errno()
-        return cls(_message(function, text, err, path), errno=err, function=function, path=path)
+        return cls(_message(function, text, err, path), errno=err, function=function, path=path,
+                   reason=text)
 
     def _result(self, ptr: Any, function: str, path: Optional[str]) -> bytes:
         if ptr == ffi.NULL:

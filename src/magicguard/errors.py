@@ -24,6 +24,8 @@ class MagicError(Exception):
         errno: the OS error number libmagic reported, or 0.
         function: the libmagic call that failed (e.g. ``"magic_file"``).
         path: the file or database involved, when there is one.
+        reason: libmagic's own error text (``magic_error()``), or None when
+            libmagic gave none (or the failure was not libmagic's).
     """
 
     def __init__(
@@ -33,12 +35,14 @@ class MagicError(Exception):
         errno: int = 0,
         function: Optional[str] = None,
         path: Optional[str] = None,
+        reason: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.errno = errno
         self.function = function
         self.path = path
+        self.reason = reason
 
     def __str__(self) -> str:
         return self.message
