@@ -62,6 +62,7 @@ import asyncio
 import collections
 import concurrent.futures
 import enum
+import functools
 import os
 import queue
 from typing import (
@@ -69,6 +70,7 @@ from typing import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Callable,
     Deque,
     Generator,
     Iterable,
@@ -448,7 +450,8 @@ class BatchIdentifier(abc.ABC):
                     if ordered:
                         pending.append((entry, _signal(loop, entry[2])))
                     else:
-                        _on_done(loop, entry[2], done.put_nowait, entry)
+                        _on_done(loop, entry[2], functools.partial(_enqueue, done.put_nowait,
+                                                                   index, item))
                     index += 1
                     del item, entry
                 if not running:
@@ -480,7 +483,14 @@ class BatchIdentifier(abc.ABC):
 
 
 def _put_when_done(entry: _Entry, done: queue.SimpleQueue[_Entry]) -> None:
-    entry[2].add_done_callback(lambda _fut: done.put(entry))
+    # The callback must not hold the Future itself: a Future keeps its
+    # callbacks, and that cycle would keep every finished item (and its
+    # buffer) alive until the cyclic GC runs.
+    entry[2].add_done_callback(functools.partial(_enqueue, done.put, entry[0], entry[1]))
+
+
+def _enqueue(put: Callable[[_Entry], None], index: int, item: Item, fut: Future[str]) -> None:
+    put((index, item, fut))
 
 
 def _abandon(futures: Iterable[Future[str]]) -> None:
@@ -499,11 +509,12 @@ def _unwrap(results: Generator[Result, None, None]) -> Iterator[str]:
         results.close()
 
 
-def _on_done(loop: asyncio.AbstractEventLoop, fut: Future[str], callback: Any, arg: Any) -> None:
-    """Run ``callback(arg)`` on ``loop`` once ``fut`` is done (from any thread)."""
-    def done(_fut: Future[str]) -> None:
+def _on_done(loop: asyncio.AbstractEventLoop, fut: Future[str],
+             callback: Callable[[Future[str]], None]) -> None:
+    """Run ``callback(fut)`` on ``loop`` once ``fut`` is done (from any thread)."""
+    def done(finished: Future[str]) -> None:
         try:
-            loop.call_soon_threadsafe(callback, arg)
+            loop.call_soon_threadsafe(callback, finished)
         except RuntimeError:  # the loop was closed meanwhile: nobody waits any more
             pass
     fut.add_done_callback(done)
@@ -517,10 +528,10 @@ def _signal(loop: asyncio.AbstractEventLoop, fut: Future[str]) -> asyncio.Future
     """
     signal: asyncio.Future[None] = loop.create_future()
 
-    def fire(_arg: object) -> None:
+    def fire(_fut: Future[str]) -> None:
         if not signal.done():
             signal.set_result(None)
-    _on_done(loop, fut, fire, None)
+    _on_done(loop, fut, fire)
     return signal
 
 

@@ -81,6 +81,7 @@ class Pool(BatchIdentifier):
         # worker's Cookie (and an unpickled Pool) is built from.
         self._config: tuple[Any, ...] = first.__reduce__()[1]
         self._spare: list[Cookie] = [first]
+        self._cookies: list[Cookie] = [first]  # every Cookie built, to check they are freed
         self._queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -120,7 +121,10 @@ class Pool(BatchIdentifier):
         with self._lock:
             if self._spare:
                 return self._spare.pop()
-        return Cookie(*self._config)
+        cookie = Cookie(*self._config)
+        with self._lock:
+            self._cookies.append(cookie)
+        return cookie
 
     def _work(self) -> None:
         cookie: Optional[Cookie] = None
