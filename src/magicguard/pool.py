@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from typing import Any, Mapping, Optional, Union
 
 from ._batch import BatchIdentifier, Future, Item, Kind, identify_with
@@ -34,6 +35,113 @@ def default_workers() -> int:
 
 
 _Work = Optional[tuple["Future[str]", Kind, Item]]
+
+
+class _Workers:
+    """A Pool's threads and what they share.  Threads reference this, never
+    the Pool, so that an unclosed Pool can be garbage-collected."""
+
+    def __init__(self, size: int, first: Cookie) -> None:
+        self.size = size
+        # Cookie.__reduce__ gives its checked configuration: what every
+        # worker's Cookie (and an unpickled Pool) is built from.
+        self.config: tuple[Any, ...] = first.__reduce__()[1]
+        self.spare: list[Cookie] = [first]
+        self.cookies: list[Cookie] = [first]  # every Cookie built, to check they are freed
+        self.queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+        self.idle = threading.Semaphore(0)
+        self.closed = False
+
+    def start(self, kind: Kind, item: Item) -> Future[str]:
+        fut: Future[str] = Future()
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("cannot identify with a closed Pool")
+            self.queue.put((fut, kind, item))
+            # Start a thread only when none is idle (as ThreadPoolExecutor
+            # does): a Pool used for one item at a time keeps one Cookie.
+            if not self.idle.acquire(blocking=False) and len(self.threads) < self.size:
+                thread = threading.Thread(target=self.work, daemon=True,
+                                          name=f"magicguard-pool-{len(self.threads)}")
+                thread.start()
+                self.threads.append(thread)
+        return fut
+
+    def cookie(self) -> Cookie:
+        with self.lock:
+            if self.spare:
+                return self.spare.pop()
+        cookie = Cookie(*self.config)
+        with self.lock:
+            self.cookies.append(cookie)
+        return cookie
+
+    def work(self) -> None:
+        cookie: Optional[Cookie] = None
+        get = self.queue.get
+        try:
+            while True:
+                work = get()
+                if work is None:
+                    return
+                fut, kind, item = work
+                del work
+                if fut.set_running_or_notify_cancel():
+                    try:
+                        if cookie is None:
+                            cookie = self.cookie()
+                        result = identify_with(cookie, kind, item)
+                    except BaseException as exc:
+                        fut.set_exception(exc)
+                        del exc
+                    else:
+                        fut.set_result(result)
+                # Drop the item before idling: the caller may reuse its buffer.
+                del fut, item
+                self.idle.release()
+        finally:
+            if cookie is not None:
+                cookie.close()
+
+    def stop(self, cancel_pending: bool) -> None:
+        """Refuse new items and send every thread its stop signal, after the
+        queued items (or cancelling them first)."""
+        with self.lock:
+            first = not self.closed
+            self.closed = True
+            if first:
+                if cancel_pending:
+                    self.drain()
+                for _ in self.threads:
+                    self.queue.put(None)
+            spare, self.spare = self.spare, []
+        for cookie in spare:
+            cookie.close()
+
+    def join(self) -> None:
+        current = threading.current_thread()
+        with self.lock:
+            threads = list(self.threads)
+        for thread in threads:
+            if thread is not current:
+                thread.join()
+
+    def drain(self) -> None:
+        """Cancel every queued item (caller holds the lock: nothing is added)."""
+        kept = 0
+        while True:
+            try:
+                work = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if work is None:
+                kept += 1
+            else:
+                work[0].cancel()
+        for _ in range(kept):
+            self.queue.put(None)
 
 
 class Pool(BatchIdentifier):
@@ -75,83 +183,26 @@ class Pool(BatchIdentifier):
             if workers < 1:
                 raise ValueError(f"workers must be at least 1, got {workers}")
         self._workers_arg = workers
-        self._size = default_workers() if workers is None else workers
         first = Cookie(flags, database, params)
-        # Cookie.__reduce__ gives its checked configuration: what every
-        # worker's Cookie (and an unpickled Pool) is built from.
-        self._config: tuple[Any, ...] = first.__reduce__()[1]
-        self._spare: list[Cookie] = [first]
-        self._cookies: list[Cookie] = [first]  # every Cookie built, to check they are freed
-        self._queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._idle = threading.Semaphore(0)
-        self._closed = False
+        self._state = _Workers(default_workers() if workers is None else workers, first)
+        # A Pool dropped without close(): its threads get their stop signal
+        # (they hold only the state, never the Pool, so it can be collected).
+        self._finalizer = weakref.finalize(self, self._state.stop, False)
 
     # -- BatchIdentifier ------------------------------------------------------
 
     @property
     def workers(self) -> int:
         """The number of worker threads (each with its own Cookie)."""
-        return self._size
+        return self._state.size
 
     @property
     def closed(self) -> bool:
         """True once ``close()`` has begun."""
-        return self._closed
+        return self._state.closed
 
     def _start(self, kind: Kind, item: Item) -> Future[str]:
-        fut: Future[str] = Future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("cannot identify with a closed Pool")
-            self._queue.put((fut, kind, item))
-            # Start a thread only when none is idle (as ThreadPoolExecutor
-            # does): a Pool used for one item at a time keeps one Cookie.
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self._size:
-                thread = threading.Thread(target=self._work, daemon=True,
-                                          name=f"magicguard-pool-{len(self._threads)}")
-                thread.start()
-                self._threads.append(thread)
-        return fut
-
-    # -- the workers ------------------------------------------------------------
-
-    def _cookie(self) -> Cookie:
-        with self._lock:
-            if self._spare:
-                return self._spare.pop()
-        cookie = Cookie(*self._config)
-        with self._lock:
-            self._cookies.append(cookie)
-        return cookie
-
-    def _work(self) -> None:
-        cookie: Optional[Cookie] = None
-        get = self._queue.get
-        try:
-            while True:
-                work = get()
-                if work is None:
-                    return
-                fut, kind, item = work
-                del work
-                if fut.set_running_or_notify_cancel():
-                    try:
-                        if cookie is None:
-                            cookie = self._cookie()
-                        result = identify_with(cookie, kind, item)
-                    except BaseException as exc:
-                        fut.set_exception(exc)
-                        del exc
-                    else:
-                        fut.set_result(result)
-                # Drop the item before idling: the caller may reuse its buffer.
-                del fut, item
-                self._idle.release()
-        finally:
-            if cookie is not None:
-                cookie.close()
+        return self._state.start(kind, item)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -165,46 +216,31 @@ class Pool(BatchIdentifier):
         worker then frees its Cookie.  Idempotent; safe from a Future's done
         callback (a worker never waits for itself).  Later ``submit``/``map``
         raise ``RuntimeError``.
-        """
-        with self._lock:
-            first = not self._closed
-            self._closed = True
-            if first:
-                if cancel_pending:
-                    self._drain()
-                for _ in self._threads:
-                    self._queue.put(None)
-            threads = list(self._threads)
-            spare, self._spare = self._spare, []
-        for cookie in spare:
-            cookie.close()
-        current = threading.current_thread()
-        for thread in threads:
-            if thread is not current:
-                thread.join()
 
-    def _drain(self) -> None:
-        """Cancel every queued item (caller holds the lock: nothing is added)."""
-        kept = 0
-        while True:
-            try:
-                work = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if work is None:
-                kept += 1
-            else:
-                work[0].cancel()
-        for _ in range(kept):
-            self._queue.put(None)
+        A Pool that is garbage-collected unclosed stops its threads the same
+        way, without waiting; its threads are daemons, so an unclosed Pool
+        never keeps the interpreter from exiting.
+        """
+        self._state.stop(cancel_pending)
+        self._state.join()
+
+    # -- internals (tests look at them) ----------------------------------------
+
+    @property
+    def _config(self) -> tuple[Any, ...]:
+        return self._state.config
+
+    @property
+    def _cookies(self) -> list[Cookie]:
+        return self._state.cookies
 
     def __enter__(self) -> Pool:
         super().__enter__()
         return self
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<magicguard.Pool {state} workers={self._size} flags={Flags(self._config[0])!r}>"
+        state = "closed" if self.closed else "open"
+        return f"<magicguard.Pool {state} workers={self.workers} flags={Flags(self._config[0])!r}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the configuration (workers as given, flags, database,
