@@ -26,6 +26,7 @@
  *   files, threads, rounds, mode, bytes   what was run
  *   call_ns_median                        median of every timed call
  *   round_ns_median                       median wall time of one pass
+ *   round_cpu_ns_median                   median CPU time (all threads) of one pass
  *   calls_per_second                      files / round_ns_median
  *   errors                                calls that returned NULL
  * Exit status 0, or 2 for a usage error, 1 if setup failed.
@@ -83,6 +84,13 @@ static long long now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -273,13 +281,16 @@ int main(int argc, char **argv)
 		pthread_create(&w->thread, NULL, work, w);
 	}
 	long long *round_ns = malloc((size_t)rounds * sizeof *round_ns);
+	long long *round_cpu = malloc((size_t)rounds * sizeof *round_cpu);
 	for (int round = 0; round < warmup + rounds; round++) {
 		atomic_store(&next_item, 0);
-		long long t0 = now_ns();
+		long long t0 = now_ns(), c0 = cpu_ns();
 		pthread_barrier_wait(&start_barrier);
 		pthread_barrier_wait(&end_barrier);
-		if (round >= warmup)
+		if (round >= warmup) {
 			round_ns[round - warmup] = now_ns() - t0;
+			round_cpu[round - warmup] = cpu_ns() - c0;
+		}
 		fflush(stdout);
 	}
 	size_t total = 0, errors = 0;
@@ -300,6 +311,7 @@ int main(int argc, char **argv)
 	printf("files=%zu\nthreads=%d\nrounds=%d\nmode=%s\nbytes=%zu\n", nitems, nthreads, rounds,
 	       names[mode], bytes);
 	printf("call_ns_median=%lld\nround_ns_median=%lld\n", median(all, total), round_median);
+	printf("round_cpu_ns_median=%lld\n", median(round_cpu, (size_t)rounds));
 	printf("calls_per_second=%.1f\nerrors=%zu\n",
 	       round_median ? (double)nitems * 1e9 / (double)round_median : 0.0, errors);
 	return 0;
