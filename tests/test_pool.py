@@ -38,12 +38,14 @@ class BlockingItem:
     def __init__(self, payload: bytes = b"%PDF-1.9\n") -> None:
         self.read_fd, self.write_fd = os.pipe()
         self.payload = payload
+        self.lock = threading.Lock()  # release() may race between a Timer and teardown
 
     def release(self) -> None:
-        if self.write_fd >= 0:
-            os.write(self.write_fd, self.payload)
-            os.close(self.write_fd)
-            self.write_fd = -1
+        with self.lock:
+            fd, self.write_fd = self.write_fd, -1
+            if fd >= 0:
+                os.write(fd, self.payload)
+                os.close(fd)
 
     def close(self) -> None:
         self.release()
