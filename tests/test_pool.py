@@ -577,19 +577,19 @@ def test_helpers_use_a_cookie_per_thread() -> None:
     the same answers."""
     from magicguard import _helpers
 
-    seen = []
+    seen: list[magicguard.Cookie] = []  # the Cookies themselves: ids could be reused
     barrier = threading.Barrier(2)
 
     def work() -> None:
         barrier.wait()
         assert magicguard.from_buffer(PDF[6]) == PDF_ANSWERS[6]
-        seen.append(id(_helpers._cookie(False)))
+        seen.append(_helpers._cookie(False))
     threads = [threading.Thread(target=work) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(set(seen)) == 2
+    assert len(seen) == 2 and seen[0] is not seen[1]
 
 
 def test_pool_threads_and_cookies_are_freed() -> None:
@@ -639,3 +639,27 @@ def test_amap_pulls_an_endless_async_source_a_window_ahead(ordered: bool) -> Non
                     break
         return ahead
     assert asyncio.run(main()) <= 4
+
+
+def test_waiting_from_a_worker_thread_is_refused_not_deadlocked() -> None:
+    """identify()/map() from a done callback running on the Pool's own worker
+    would wait for itself: RuntimeError instead of a hang; submit() works."""
+    caught: list[BaseException] = []
+    chained: list[concurrent.futures.Future[str]] = []
+    with Pool(1) as pool:
+        def callback(_f: concurrent.futures.Future[str]) -> None:
+            for call in (lambda: pool.identify(PDF[1]), lambda: next(pool.map([PDF[1]]))):
+                try:
+                    call()
+                except RuntimeError as exc:
+                    caught.append(exc)
+            chained.append(pool.submit(PDF[2]))
+        first = pool.submit(PDF[0])
+        first.add_done_callback(callback)
+        assert first.result(timeout=30) == PDF_ANSWERS[0]
+        deadline = time.monotonic() + 30
+        while not chained and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert chained[0].result(timeout=30) == PDF_ANSWERS[2]
+    assert len(caught) == 2
+    assert all("would wait for itself" in str(e) for e in caught)

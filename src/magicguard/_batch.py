@@ -271,6 +271,11 @@ class BatchIdentifier(abc.ABC):
         once closed), never for the item: those go into the Future.
         """
 
+    def _check_may_wait(self) -> None:
+        """Raise RuntimeError if the calling thread must not wait for this
+        executor's results (one of its own workers: it would wait for
+        itself).  Called by ``identify`` and when ``map`` starts."""
+
     # -- single items --------------------------------------------------------
 
     def submit(self, item: Item, *, kind: Union[Kind, str, None] = None) -> Future[str]:
@@ -288,6 +293,7 @@ class BatchIdentifier(abc.ABC):
         Raises what the matching ``Cookie`` method raises for the item
         (``Cookie.file``, ``descriptor`` or ``buffer``), and as ``submit``.
         """
+        self._check_may_wait()
         return self.submit(item, kind=kind).result()
 
     async def aidentify(self, item: Item, *, kind: Union[Kind, str, None] = None) -> str:
@@ -352,6 +358,7 @@ class BatchIdentifier(abc.ABC):
         return _unwrap(results)
 
     def _ordered(self, items: Iterator[Item], kind: Optional[Kind], window: int) -> Generator[Result, None, None]:
+        self._check_may_wait()
         pending: Deque[_Entry] = collections.deque()
         try:
             index = 0
@@ -374,6 +381,7 @@ class BatchIdentifier(abc.ABC):
             _abandon(fut for _, _, fut in pending)
 
     def _unordered(self, items: Iterator[Item], kind: Optional[Kind], window: int) -> Generator[Result, None, None]:
+        self._check_may_wait()
         done: queue.SimpleQueue[_Entry] = queue.SimpleQueue()
         running: dict[int, Future[str]] = {}
         try:

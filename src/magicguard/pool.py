@@ -37,6 +37,15 @@ def default_workers() -> int:
 _Work = Optional[tuple["Future[str]", Kind, Item]]
 
 
+class _Current(threading.local):
+    """Which Pool (its ``_Workers``) the current thread works for, if any."""
+
+    workers: Optional[_Workers] = None
+
+
+_current = _Current()
+
+
 class _Workers:
     """A Pool's threads and what they share.  Threads reference this, never
     the Pool, so that an unclosed Pool can be garbage-collected."""
@@ -79,6 +88,7 @@ class _Workers:
         return cookie
 
     def work(self) -> None:
+        _current.workers = self
         cookie: Optional[Cookie] = None
         get = self.queue.get
         try:
@@ -203,6 +213,11 @@ class Pool(BatchIdentifier):
 
     def _start(self, kind: Kind, item: Item) -> Future[str]:
         return self._state.start(kind, item)
+
+    def _check_may_wait(self) -> None:
+        if _current.workers is self._state:
+            raise RuntimeError("identify()/map() called on one of this Pool's own worker threads "
+                               "(a Future's done callback?) would wait for itself; use submit()")
 
     # -- lifecycle --------------------------------------------------------------
 
