@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -122,7 +123,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"corpus: {len(datas)} files, {sum(map(len, datas)) / 1e6:.1f} MB in memory; "
           f"libmagic {magicguard.libmagic_version()} "
           f"({'bundled' if magicguard.BUNDLED_LIBMAGIC else 'system'}); python-magic on libmagic "
-          f"{pymagic.version()}; {ncpu} CPUs usable; python {sys.version.split()[0]}", flush=True)
+          f"{pymagic.version()}; {ncpu} CPUs usable; python {sys.version.split()[0]}; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pool-"))
     listfile = tmp / "files.txt"
@@ -182,6 +184,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"round {r + 1}/{opts.rounds} done", flush=True)
     for pool in pools.values():
         pool.close()
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min), "
+          f"{os.getloadavg()[1]:.2f} (5 min)", flush=True)
 
     items = len(datas)
     med = {name: statistics.median(v) for name, v in wall.items()}
@@ -260,7 +264,7 @@ def chart(path: str, workers: list[int], items: int, med: dict[str, float], n: i
     ax.set_ylim(bottom=0)
     ax.set_title("Throughput over an in-memory corpus of real files")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path)
 
