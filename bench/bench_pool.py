@@ -3,7 +3,7 @@
 Usage (from the repository root, in a venv with the ``test`` and ``bench``
 extras)::
 
-    python bench/bench_pool.py [--rounds 5] [--max-workers 4] [--limit 400]
+    python bench/bench_pool.py [--rounds 15] [--max-workers 4] [--limit 150]
                                [--chart bench/pool_throughput.png] [--json FILE]
 
 Everything runs over one in-memory corpus: the real files of
@@ -15,11 +15,12 @@ same database, over the same files (``bench/_raw.py``).  python-magic loads
 the *system* libmagic, so raw C is also built against that one
 (``raw C (system libmagic)``) to put its figures in context.
 
-The machine is shared and noisy, so configurations are interleaved: each
-round runs every configuration once, in a shuffled order, each pass preceded
-by an untimed warm-up pass (raw_magic does its own).  The report gives
-per-configuration medians and the median of *paired* per-round ratios (both
-sides measured in the same round).  Besides wall time, each pass records the
+The machine is shared and noisy, so every ratio is measured as a pair of
+passes run back to back (in a random order), once per round, and reported as
+the median (and quartiles) over rounds; both sides of a pair see the same
+outside load.  Every configuration gets one untimed warm-up pass first;
+raw_magic, a new process each time, runs its own warm-up pass (-w 1) before
+its timed one.  Besides wall time, each pass records the
 CPU time the process used (``time.process_time``; raw_magic's
 CLOCK_PROCESS_CPUTIME_ID): per-item CPU cost is much less disturbed by other
 load than wall time, and is what "overhead over raw C" means.
@@ -90,10 +91,9 @@ def threaded(datas: list[bytes], threads: int, make: Callable[[], Callable[[byte
     return run
 
 
-def warm_timed(fn: Callable[[], Any]) -> Pass:
-    """An untimed warm-up pass, then a timed one."""
+def timed(fn: Callable[[], Any]) -> Pass:
+    """One timed pass: wall and process CPU seconds."""
     def run() -> tuple[float, float]:
-        fn()
         w0, c0 = time.perf_counter(), time.process_time()
         fn()
         return time.perf_counter() - w0, time.process_time() - c0
@@ -107,9 +107,9 @@ def drain(iterator: Any) -> None:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--max-workers", type=int, default=4)
-    parser.add_argument("--limit", type=int, default=400, help="corpus files")
+    parser.add_argument("--limit", type=int, default=150, help="corpus files")
     parser.add_argument("--chart", default=str(ROOT / "bench" / "pool_throughput.png"))
     parser.add_argument("--json", default=None, help="also write the raw figures here")
     opts = parser.parse_args(argv)
@@ -157,30 +157,67 @@ def main(argv: Optional[list[str]] = None) -> int:
     configs: dict[str, Pass] = {}
     for t in workers:
         configs[f"raw C, {t} threads"] = raw_pass(exe, paths, t, database)
-        configs[f"Pool({t}).map"] = warm_timed(lambda p=pools[t]: drain(p.map(datas)))
-    configs["Cookie.buffer loop"] = warm_timed(lambda: [cookie.buffer(d) for d in datas])
-    configs["Pool(1).identify loop"] = warm_timed(lambda: [pools[1].identify(d) for d in datas])
-    for t in sorted({1, n}):
+        configs[f"Pool({t}).map"] = timed(lambda p=pools[t]: drain(p.map(datas)))
+    configs["Cookie.buffer loop"] = timed(lambda: [cookie.buffer(d) for d in datas])
+    configs["Pool(1).identify loop"] = timed(lambda: [pools[1].identify(d) for d in datas])
+    threads = sorted({1, n})
+    for t in threads:
         configs[f"raw C (system libmagic), {t} threads"] = raw_pass(exe_system, paths, t, None)
-        configs[f"from_buffer, {t} threads"] = warm_timed(
-            threaded(datas, t, lambda: magicguard.from_buffer))
-        configs[f"python-magic shared Magic, {t} threads"] = warm_timed(
+        configs[f"from_buffer, {t} threads"] = timed(threaded(datas, t, lambda: magicguard.from_buffer))
+        configs[f"python-magic shared Magic, {t} threads"] = timed(
             threaded(datas, t, lambda: shared_magic.from_buffer))
-        configs[f"python-magic Magic per thread, {t} threads"] = warm_timed(
+        configs[f"python-magic Magic per thread, {t} threads"] = timed(
             threaded(datas, t, lambda: pymagic.Magic().from_buffer))
-        configs[f"python-magic module from_buffer, {t} threads"] = warm_timed(
+        configs[f"python-magic module from_buffer, {t} threads"] = timed(
             threaded(datas, t, lambda: pymagic.from_buffer))
 
+    # Each comparison is a pair of configurations run back to back (in a
+    # random order) every round: the ratio of the two is taken within a
+    # second or two, under the same outside load.
+    comparisons: dict[str, tuple[str, str, str]] = {
+        "Pool(1).map / raw C 1 thread, wall time (target <= 1.02)":
+            ("Pool(1).map", "raw C, 1 threads", "wall"),
+        "Pool(1).map / raw C 1 thread, CPU time": ("Pool(1).map", "raw C, 1 threads", "cpu"),
+        "Cookie.buffer loop / raw C 1 thread, wall time": ("Cookie.buffer loop", "raw C, 1 threads", "wall"),
+        "Cookie.buffer loop / raw C 1 thread, CPU time": ("Cookie.buffer loop", "raw C, 1 threads", "cpu"),
+        "Pool(1).identify loop / raw C 1 thread, wall time":
+            ("Pool(1).identify loop", "raw C, 1 threads", "wall"),
+    }
+    for t in workers[1:]:
+        comparisons[f"Pool({t}) / Pool(1) throughput"] = ("Pool(1).map", f"Pool({t}).map", "wall")
+        comparisons[f"raw C {t} threads / 1 thread throughput"] = ("raw C, 1 threads",
+                                                                   f"raw C, {t} threads", "wall")
+    if n > 1:
+        for key in ("raw C (system libmagic)", "from_buffer", "python-magic shared Magic",
+                    "python-magic Magic per thread", "python-magic module from_buffer"):
+            comparisons[f"{key}: {n} threads / 1 thread throughput"] = (
+                f"{key}, 1 threads", f"{key}, {n} threads", "wall")
+    comparisons["python-magic Magic per thread, 1 thread / raw C (system libmagic), CPU time"] = (
+        "python-magic Magic per thread, 1 threads", "raw C (system libmagic), 1 threads", "cpu")
+
+    for name, run in configs.items():  # one untimed warm-up pass each
+        run()
     wall: dict[str, list[float]] = {name: [] for name in configs}
     cpu: dict[str, list[float]] = {name: [] for name in configs}
+    pairs: dict[str, list[float]] = {label: [] for label in comparisons}
+    measured: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
     rng = random.Random(6)
     for r in range(opts.rounds):
-        order = list(configs)
+        order = list(comparisons)
         rng.shuffle(order)
-        for name in order:
-            w, c = configs[name]()
-            wall[name].append(w)
-            cpu[name].append(c)
+        for label in order:
+            a, b, clock = comparisons[label]
+            key = (a, b)
+            if key not in measured:  # wall and CPU ratios of one pair share its runs
+                got: dict[str, tuple[float, float]] = {}
+                for name in rng.sample([a, b], 2):
+                    got[name] = configs[name]()
+                    wall[name].append(got[name][0])
+                    cpu[name].append(got[name][1])
+                measured[key] = got
+            index = 0 if clock == "wall" else 1
+            pairs[label].append(measured[key][a][index] / measured[key][b][index])
+        measured.clear()
         print(f"round {r + 1}/{opts.rounds} done", flush=True)
     for pool in pools.values():
         pool.close()
@@ -189,49 +226,24 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     items = len(datas)
     med = {name: statistics.median(v) for name, v in wall.items()}
-
-    def paired(a: str, b: str, table: dict[str, list[float]] = wall) -> float:
-        """Median over rounds of table[a] / table[b]."""
-        return statistics.median(x / y for x, y in zip(table[a], table[b]))
-
     print()
     print("| configuration | items/s (median) | ms per pass, wall (median) | "
-          "ms per pass, CPU (median) |")
-    print("|---|---:|---:|---:|")
+          "ms per pass, CPU (median) | passes |")
+    print("|---|---:|---:|---:|---:|")
     for name in configs:
         print(f"| {name} | {items / med[name]:.0f} | {med[name] * 1e3:.0f} | "
-              f"{statistics.median(cpu[name]) * 1e3:.0f} |")
+              f"{statistics.median(cpu[name]) * 1e3:.0f} | {len(wall[name])} |")
     print()
-    ratios = {
-        "Pool(1).map / raw C 1 thread, wall time (target <= 1.02)":
-            paired("Pool(1).map", "raw C, 1 threads"),
-        "Pool(1).map / raw C 1 thread, CPU time":
-            paired("Pool(1).map", "raw C, 1 threads", cpu),
-        "Cookie.buffer loop / raw C 1 thread, wall time": paired("Cookie.buffer loop", "raw C, 1 threads"),
-        "Cookie.buffer loop / raw C 1 thread, CPU time":
-            paired("Cookie.buffer loop", "raw C, 1 threads", cpu),
-        "Pool(1).identify loop / raw C 1 thread, wall time":
-            paired("Pool(1).identify loop", "raw C, 1 threads"),
-    }
-    for t in workers[1:]:
-        ratios[f"Pool({t}) / Pool(1) throughput"] = paired("Pool(1).map", f"Pool({t}).map")
-        ratios[f"raw C {t} threads / 1 thread throughput"] = paired("raw C, 1 threads",
-                                                                    f"raw C, {t} threads")
-    if n > 1:
-        for key in ("raw C (system libmagic)", "from_buffer", "python-magic shared Magic",
-                    "python-magic Magic per thread", "python-magic module from_buffer"):
-            ratios[f"{key}: {n} threads / 1 thread throughput"] = paired(f"{key}, 1 threads",
-                                                                         f"{key}, {n} threads")
-    ratios["python-magic Magic per thread, 1 thread / raw C (system libmagic), CPU time"] = paired(
-        "python-magic Magic per thread, 1 threads", "raw C (system libmagic), 1 threads", cpu)
-    print("| ratio (median of per-round pairs) | value |")
-    print("|---|---:|")
+    ratios = {label: statistics.median(v) for label, v in pairs.items()}
+    print("| ratio (median of back-to-back pairs) | value | quartiles |")
+    print("|---|---:|---:|")
     for label, value in ratios.items():
-        print(f"| {label} | {value:.3f} |")
+        q = statistics.quantiles(pairs[label], n=4) if len(pairs[label]) > 1 else [value, value, value]
+        print(f"| {label} | {value:.3f} | {q[0]:.2f}-{q[2]:.2f} |")
 
     if opts.json:
-        Path(opts.json).write_text(json.dumps({"wall": wall, "cpu": cpu, "ratios": ratios,
-                                               "items": items}, indent=1))
+        Path(opts.json).write_text(json.dumps({"wall": wall, "cpu": cpu, "pairs": pairs,
+                                               "ratios": ratios, "items": items}, indent=1))
     if opts.chart:
         chart(opts.chart, workers, items, med, n)
         print(f"\nchart: {opts.chart}")
