@@ -207,16 +207,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         rng.shuffle(order)
         for label in order:
             a, b, clock = comparisons[label]
-            key = (a, b)
-            if key not in measured:  # wall and CPU ratios of one pair share its runs
+            pair = (a, b)
+            if pair not in measured:  # wall and CPU ratios of one pair share its runs
                 got: dict[str, tuple[float, float]] = {}
                 for name in rng.sample([a, b], 2):
                     got[name] = configs[name]()
                     wall[name].append(got[name][0])
                     cpu[name].append(got[name][1])
-                measured[key] = got
+                measured[pair] = got
             index = 0 if clock == "wall" else 1
-            pairs[label].append(measured[key][a][index] / measured[key][b][index])
+            pairs[label].append(measured[pair][a][index] / measured[pair][b][index])
         measured.clear()
         print(f"round {r + 1}/{opts.rounds} done", flush=True)
     for pool in pools.values():

@@ -663,3 +663,15 @@ def test_waiting_from_a_worker_thread_is_refused_not_deadlocked() -> None:
         assert chained[0].result(timeout=30) == PDF_ANSWERS[2]
     assert len(caught) == 2
     assert all("would wait for itself" in str(e) for e in caught)
+
+
+def test_a_mapping_is_data(pool2: Pool, tmp_path: Path) -> None:
+    """magicguard.Mapping (no buffer protocol of its own) is classified as
+    data and identified as Cookie.buffer identifies it.  Runs where the
+    Mapping of the SIGBUS-trap work is part of the build."""
+    mapping_module = pytest.importorskip("magicguard.mapping")
+    target = tmp_path / "doc.pdf"
+    target.write_bytes(PDF[8])
+    with mapping_module.Mapping.open(target) as mapping:
+        assert classify(mapping) is Kind.DATA
+        assert pool2.identify(mapping) == magicguard.Cookie().buffer(mapping)

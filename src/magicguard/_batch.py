@@ -63,6 +63,7 @@ import collections
 import concurrent.futures
 import enum
 import functools
+import importlib
 import os
 import queue
 from typing import (
@@ -109,7 +110,22 @@ class Kind(str, enum.Enum):
     """Bytes-like data, ``Cookie.buffer`` (``magic_buffer``), zero-copy."""
 
 
+@functools.lru_cache(maxsize=None)
+def _mapping_class() -> Optional[type]:
+    """``magicguard.Mapping`` where this build has it (it has no buffer
+    protocol of its own: ``Cookie.buffer`` reads it through the SIGBUS trap)."""
+    try:
+        module = importlib.import_module(".mapping", __package__)
+    except ImportError:
+        return None
+    cls = getattr(module, "Mapping", None)
+    return cls if isinstance(cls, type) else None
+
+
 def _has_buffer(item: object) -> bool:
+    mapping = _mapping_class()
+    if mapping is not None and isinstance(item, mapping):
+        return True
     try:
         memoryview(item)  # type: ignore[arg-type]
     except TypeError:
