@@ -228,11 +228,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     med = {name: statistics.median(v) for name, v in wall.items()}
     print()
     print("| configuration | items/s (median) | ms per pass, wall (median) | "
-          "ms per pass, CPU (median) | passes |")
-    print("|---|---:|---:|---:|---:|")
+          "ms per pass, CPU (median) | cores got (CPU/wall) | passes |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in configs:
+        got = statistics.median(c / w for c, w in zip(cpu[name], wall[name]))
         print(f"| {name} | {items / med[name]:.0f} | {med[name] * 1e3:.0f} | "
-              f"{statistics.median(cpu[name]) * 1e3:.0f} | {len(wall[name])} |")
+              f"{statistics.median(cpu[name]) * 1e3:.0f} | {got:.2f} | {len(wall[name])} |")
     print()
     ratios = {label: statistics.median(v) for label, v in pairs.items()}
     print("| ratio (median of back-to-back pairs) | value | quartiles |")
@@ -245,38 +246,49 @@ def main(argv: Optional[list[str]] = None) -> int:
         Path(opts.json).write_text(json.dumps({"wall": wall, "cpu": cpu, "pairs": pairs,
                                                "ratios": ratios, "items": items}, indent=1))
     if opts.chart:
-        chart(opts.chart, workers, items, med, n)
+        chart(opts.chart, workers, items, wall, cpu, n, os.getloadavg()[1])
         print(f"\nchart: {opts.chart}")
     return 0
 
 
-def chart(path: str, workers: list[int], items: int, med: dict[str, float], n: int) -> None:
+def chart(path: str, workers: list[int], items: int, wall: dict[str, list[float]],
+          cpu: dict[str, list[float]], n: int, load: float) -> None:
+    """Throughput against workers (left) and the cores the process actually
+    got, CPU time over wall time (right): on a shared machine the second
+    says whether the first could scale at all."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
-    ax.plot(workers, [items / med[f"raw C, {t} threads"] for t in workers], "o-",
-            label="raw C magic_buffer, one magic_t per thread")
-    ax.plot(workers, [items / med[f"Pool({t}).map"] for t in workers], "s-",
-            label="magicguard.Pool(workers).map")
+    med = {name: statistics.median(v) for name, v in wall.items()}
+    cores = {name: statistics.median(c / w for c, w in zip(cpu[name], wall[name])) for name in wall}
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.8), dpi=110,
+                                  gridspec_kw={"width_ratios": [3, 2]})
     threads = sorted({1, n})
-    for key, style in (("from_buffer", "^--"),
-                       ("raw C (system libmagic)", "o:"),
-                       ("python-magic Magic per thread", "v:"),
-                       ("python-magic shared Magic", "x:"),
-                       ("python-magic module from_buffer", "d:")):
-        label = "magicguard.from_buffer" if key == "from_buffer" else key
-        ax.plot(threads, [items / med[f"{key}, {t} threads"] for t in threads], style,
-                label=f"{label} (threads)")
-    ax.axvline(n, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel(f"workers / threads ({n} CPUs usable: dashed line)")
+    series = [("raw C, {} threads", workers, "o-", "raw C magic_buffer, one magic_t per thread"),
+              ("Pool({}).map", workers, "s-", "magicguard.Pool(workers).map"),
+              ("from_buffer, {} threads", threads, "^--", "magicguard.from_buffer (threads)"),
+              ("raw C (system libmagic), {} threads", threads, "o:", "raw C, system libmagic (threads)"),
+              ("python-magic Magic per thread, {} threads", threads, "v:",
+               "python-magic, Magic per thread"),
+              ("python-magic shared Magic, {} threads", threads, "x:", "python-magic, shared Magic"),
+              ("python-magic module from_buffer, {} threads", threads, "d:",
+               "python-magic module from_buffer")]
+    for pattern, xs, style, label in series:
+        ax.plot(xs, [items / med[pattern.format(t)] for t in xs], style, label=label)
+        ax2.plot(xs, [cores[pattern.format(t)] for t in xs], style, label=label)
+    for a in (ax, ax2):
+        a.axvline(n, color="grey", lw=0.8, ls="--")
+        a.set_xticks(workers)
+        a.set_ylim(bottom=0)
+        a.grid(alpha=0.3)
+        a.set_xlabel(f"workers / threads ({n} CPUs usable: dashed line)")
     ax.set_ylabel("files identified per second (median pass)")
-    ax.set_xticks(workers)
-    ax.set_ylim(bottom=0)
-    ax.set_title("Throughput over an in-memory corpus of real files")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Throughput, in-memory corpus of real files", fontsize=10)
+    ax2.set_ylim(0, n + 0.2)
+    ax2.set_ylabel("CPU seconds per wall second")
+    ax2.set_title(f"Cores the process got (load average {load:.1f})", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(path)
 
