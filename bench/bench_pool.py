@@ -244,7 +244,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     if opts.json:
         Path(opts.json).write_text(json.dumps({"wall": wall, "cpu": cpu, "pairs": pairs,
-                                               "ratios": ratios, "items": items}, indent=1))
+                                               "ratios": ratios, "items": items}, separators=(",", ":")))
     if opts.chart:
         chart(opts.chart, workers, items, wall, cpu, n, os.getloadavg()[1])
         print(f"\nchart: {opts.chart}")
