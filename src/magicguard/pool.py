@@ -60,7 +60,7 @@ class _Workers:
         self.queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
-        self.idle = threading.Semaphore(0)
+        self.idle = 0  # items finished and not yet matched by a submission (under lock)
         self.closed = False
 
     def start(self, kind: Kind, item: Item) -> Future[str]:
@@ -71,7 +71,9 @@ class _Workers:
             self.queue.put((fut, kind, item))
             # Start a thread only when none is idle (as ThreadPoolExecutor
             # does): a Pool used for one item at a time keeps one Cookie.
-            if not self.idle.acquire(blocking=False) and len(self.threads) < self.size:
+            if self.idle:
+                self.idle -= 1
+            elif len(self.threads) < self.size:
                 thread = threading.Thread(target=self.work, daemon=True,
                                           name=f"magicguard-pool-{len(self.threads)}")
                 thread.start()
@@ -91,6 +93,7 @@ class _Workers:
         _current.workers = self
         cookie: Optional[Cookie] = None
         get = self.queue.get
+        lock = self.lock
         try:
             while True:
                 work = get()
@@ -110,7 +113,8 @@ class _Workers:
                         fut.set_result(result)
                 # Drop the item before idling: the caller may reuse its buffer.
                 del fut, item
-                self.idle.release()
+                with lock:
+                    self.idle += 1
         finally:
             if cookie is not None:
                 cookie.close()
