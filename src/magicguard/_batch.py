@@ -38,11 +38,15 @@ Errors
 ------
 An exception about one item belongs to that item: ``identify`` raises it,
 ``submit``'s Future holds it (a bad item *type* is refused by ``submit`` at
-once, with ``TypeError``), and ``map``/``amap`` either raise it at that
+once, with ``TypeError``; inside ``map``/``amap`` it is that item's
+``TypeError``), and ``map``/``amap`` either raise it at that
 item's place in the output (``errors="raise"``, the default: the loop ends,
 like ``Executor.map``) or yield a ``Result`` carrying it and go on with the
 rest of the batch (``errors="return"``).  Problems of the executor itself
 (closed, broken) are raised by every method, never attached to an item.
+``identify`` and ``map`` refuse (``RuntimeError``) to wait on one of the
+executor's own worker threads -- in a Future's done callback, say -- where
+they would wait for themselves; ``submit`` is allowed there.
 
 Backpressure
 ------------
