@@ -6,11 +6,13 @@
 
 The pieces: ``Cookie`` (a libmagic handle), ``Flags`` and ``Param`` (its
 options, values from <magic.h>), the one-line helpers ``from_file`` and
-``from_buffer``, and the exceptions ``MagicError`` and ``DatabaseError``.
+``from_buffer``, ``Pool`` (identify on every core; ``Result`` and ``Kind``
+for its batches), and the exceptions ``MagicError`` and ``DatabaseError``.
 """
 
 from __future__ import annotations
 
+from ._batch import Kind, Result
 from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
@@ -18,6 +20,7 @@ from ._lowlevel import version as libmagic_version
 from .cookie import Cookie
 from .errors import DatabaseError, MagicError
 from .flags import Flags, Param
+from .pool import Pool
 
 __version__ = "0.1.0"
 
@@ -26,8 +29,11 @@ __all__ = [
     "Cookie",
     "DatabaseError",
     "Flags",
+    "Kind",
     "MagicError",
     "Param",
+    "Pool",
+    "Result",
     "__version__",
     "default_database_path",
     "from_buffer",
