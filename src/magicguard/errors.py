@@ -83,7 +83,8 @@ class LimitError(MagicError):
     __reduce__ = _reduce
 
 
-class TimeoutError(MagicError, builtins.TimeoutError):  # noqa: A001 - shadows on purpose
+# OSError declares errno as a slot, MagicError as an int attribute: the same int at runtime.
+class TimeoutError(MagicError, builtins.TimeoutError):  # type: ignore[misc]  # noqa: A001
     """Identifying one item took longer than the ``Sandbox``'s ``timeout``.
 
     The worker that held the item was killed and replaced.  Also a builtin
