@@ -119,7 +119,7 @@ def test_paths_data_and_descriptors_match_cookie(corpus: list[str], leaks: LeakC
     """Every corpus file: Sandbox answers as Cookie.file / buffer / descriptor,
     for data both below INLINE_MAX (socket) and above it (shared memory)."""
     files = corpus[:150]
-    with Cookie() as cookie, Sandbox(2) as sandbox:
+    with Cookie(params=UNTRUSTED_PARAMS) as cookie, Sandbox(2) as sandbox:
         assert list(sandbox.map(files)) == [cookie.file(p) for p in files]
         blobs = [Path(p).read_bytes() for p in files]
         assert any(len(b) > INLINE_MAX for b in blobs) and any(len(b) <= INLINE_MAX for b in blobs)
@@ -133,13 +133,29 @@ def test_paths_data_and_descriptors_match_cookie(corpus: list[str], leaks: LeakC
                 assert f.tell() == 3, "the file object's position moved"
 
 
-def test_flags_and_params_reach_the_workers(leaks: LeakCheck) -> None:
-    """MIME flags and a BYTES_MAX param give the same answers as a Cookie so configured."""
+def test_flags_and_params_reach_the_workers(tmp_path: Path, leaks: LeakCheck) -> None:
+    """Flags reach the workers, and params do: BYTES_MAX=4 (libmagic reads 4
+    bytes of a file) hides a PDF version exactly as it does in a Cookie."""
     data = b"#!/bin/sh\necho hi\n"
-    with Cookie(Flags.MIME_TYPE, params=UNTRUSTED_PARAMS) as cookie, \
-            Sandbox(1, Flags.MIME_TYPE, params=UNTRUSTED_PARAMS) as sandbox:
+    with Cookie(Flags.MIME_TYPE) as cookie, Sandbox(1, Flags.MIME_TYPE) as sandbox:
         assert sandbox.identify(data) == cookie.buffer(data) == "text/x-shellscript"
         assert sandbox.identify("/bin/ls") == cookie.file("/bin/ls")
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    with Cookie(params={Param.BYTES_MAX: 4}) as cookie, \
+            Sandbox(1, params={Param.BYTES_MAX: 4}) as sandbox:
+        assert sandbox.identify(pdf) == cookie.file(pdf) != "PDF document, version 1.7"
+
+
+def test_untrusted_params_are_the_default(leaks: LeakCheck) -> None:
+    """Sandbox(params=None) configures its workers with UNTRUSTED_PARAMS;
+    params={} leaves libmagic's own defaults (the workers apply what they are
+    given: see the BYTES_MAX test above)."""
+    with Sandbox(1) as sandbox, Sandbox(1, params={}) as plain:
+        assert sandbox.params == dict(UNTRUSTED_PARAMS)
+        assert plain.params == {}
+        probe = b"%PDF-1.7\n"
+        assert sandbox.identify(probe) == plain.identify(probe) == "PDF document, version 1.7"
 
 
 def test_relative_path_is_resolved_in_callers_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
