@@ -400,7 +400,8 @@ class _Core:
             worker = None
         if worker is None:
             worker = self.spawn(slot)
-            self.replaced += 1
+            with self.lock:
+                self.replaced += 1
         if not worker.ready:
             try:
                 worker.handshake()
@@ -420,7 +421,8 @@ class _Core:
         if not closing:
             try:
                 self.spawn(slot)
-                self.replaced += 1
+                with self.lock:
+                    self.replaced += 1
             except OSError:
                 pass  # ready_worker() tries again for the next item
 
@@ -572,14 +574,14 @@ class _Core:
             return decode(body)
         if reply == proto.REPLY_ERROR:
             try:
-                raise _rebuild_exception(json.loads(body))
-            except (ValueError, UnicodeDecodeError) as exc:
-                if isinstance(exc, json.JSONDecodeError) or "malformed" in str(exc):
-                    worker.kill()
-                    self.retire(slot, worker)
-                    raise WorkerCrashed(f"sandbox worker {worker.pid} sent a malformed error "
-                                        f"while {doing}", pid=worker.pid, reason="protocol") from None
-                raise
+                error = _rebuild_exception(json.loads(body))
+            except (ValueError, UnicodeDecodeError):
+                worker.kill()
+                self.retire(slot, worker)
+                raise WorkerCrashed(f"sandbox worker {worker.pid} sent a malformed error "
+                                    f"while {doing}; it was killed", pid=worker.pid,
+                                    reason="protocol") from None
+            raise error
         if reply == proto.REPLY_MEMORY:
             try:
                 detail = str(json.loads(body).get("message", ""))
