@@ -207,7 +207,7 @@ def test_timeout_kills_and_replaces_the_worker(slow_db: str, leaks: LeakCheck) -
         with pytest.raises(TimeoutError, match="more than 0.5 s") as caught:
             sandbox.identify(SLOW_INPUT)
         elapsed = time.monotonic() - start
-        assert 0.5 <= elapsed < 2.0
+        assert 0.5 <= elapsed < 5.0
         assert isinstance(caught.value, builtins.TimeoutError)
         assert isinstance(caught.value, MagicError)
         assert caught.value.pid == old and caught.value.timeout == 0.5
