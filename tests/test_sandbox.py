@@ -404,3 +404,65 @@ def test_close_answers_pending_and_collect_stops_workers(leaks: LeakCheck) -> No
     del forgotten
     gc.collect()
     assert gone(pid)
+
+
+def test_more_item_kinds(tmp_path: Path, leaks: LeakCheck) -> None:
+    """NumPy arrays above INLINE_MAX (shared memory), strided views, pipes
+    (consumed, as by Cookie) and bytes names with kind='path'."""
+    np = pytest.importorskip("numpy")
+    array = np.zeros((300, 300), dtype=np.uint32)
+    array[0, 0] = 0x464C457F  # b"\x7fELF" little-endian
+    with Cookie(params=UNTRUSTED_PARAMS) as cookie, Sandbox(1) as sandbox:
+        assert sandbox.identify(array) == cookie.buffer(array)
+        strided = memoryview(b"%xPxDxFx-x1x.x4x\n" * 3)[::2]
+        assert sandbox.identify(strided) == cookie.buffer(strided)
+        r, w = os.pipe()
+        try:
+            os.write(w, b"%PDF-1.5\n")
+            os.close(w)
+            assert sandbox.identify(r) == "PDF document, version 1.5"
+        finally:
+            os.close(r)
+        name = tmp_path / "n.pdf"
+        name.write_bytes(b"%PDF-1.6\n")
+        assert sandbox.identify(os.fsencode(name), kind="path") == "PDF document, version 1.6"
+
+
+def test_relative_database_survives_chdir(slow_db: str, monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path, leaks: LeakCheck) -> None:
+    """A database named relative to the cwd at construction still loads in a
+    replacement worker started after the caller changed directory."""
+    monkeypatch.chdir(os.path.dirname(slow_db))
+    with Sandbox(1, database=os.path.basename(slow_db)) as sandbox:
+        monkeypatch.chdir(tmp_path)
+        os.kill(sandbox.pids[0], signal.SIGKILL)
+        with Cookie(database=slow_db) as cookie:
+            assert sandbox.identify(b"hi") == cookie.buffer(b"hi")
+        assert sandbox.replaced == 1
+
+
+def test_close_can_cancel_pending(slow_db: str, leaks: LeakCheck) -> None:
+    """close(cancel_pending=True) cancels what has not started and waits for the rest."""
+    sandbox = Sandbox(1, database=slow_db, timeout=0.5)
+    futures = [sandbox.submit(SLOW_INPUT)] + [sandbox.submit(b"hi") for _ in range(10)]
+    deadline = time.monotonic() + 10
+    while not futures[0].running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sandbox.close(cancel_pending=True)
+    assert isinstance(futures[0].exception(), TimeoutError)
+    assert all(f.cancelled() for f in futures[1:])
+
+
+def test_worker_replies_are_not_trusted() -> None:
+    """An error reply names a type from an allowlist: anything else (a type
+    that would stop the caller, or junk) becomes a MagicError or is refused."""
+    from magicguard.sandbox import _rebuild_exception
+
+    exit_like = _rebuild_exception({"type": "SystemExit", "message": "bye"})
+    assert type(exit_like) is MagicError and "SystemExit" in str(exit_like)
+    assert type(_rebuild_exception({"type": "KeyboardInterrupt"})) is MagicError
+    missing = _rebuild_exception({"type": "FileNotFoundError", "errno": 2,
+                                  "strerror": "No such file or directory", "filename": "x"})
+    assert type(missing) is FileNotFoundError and missing.filename == "x"
+    with pytest.raises(ValueError, match="malformed"):
+        _rebuild_exception(["not", "a", "dict"])

@@ -227,7 +227,12 @@ def main() -> None:
 
         cookie = Cookie(flags, database, params)
         if memory_limit is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+            try:
+                resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+            except (OSError, ValueError) as exc:
+                raise OSError(getattr(exc, "errno", None) or errno_module.EINVAL,
+                              f"memory_limit={memory_limit} cannot be applied on this platform "
+                              f"(setrlimit(RLIMIT_AS): {exc}); pass memory_limit=None") from None
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
         _send(sock, REPLY_ERROR, encode_exception(exc))
         return
