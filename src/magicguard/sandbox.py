@@ -70,6 +70,7 @@ START_TIMEOUT = 60.0
 EXIT_TIMEOUT = 5.0
 #: Largest reply accepted from a worker (a description is far smaller).
 MAX_REPLY = 16 << 20
+_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
 #: Smallest shared-memory segment made.
 MIN_SEGMENT = 1 << 20
 
@@ -242,11 +243,13 @@ class _Worker:
         try:
             self.sock.settimeout(None)
             ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
-            sent = self.sock.sendmsg([header, payload], ancillary)
+            # MSG_NOSIGNAL: a dead worker is EPIPE, never SIGPIPE (the caller
+            # may have restored SIGPIPE's default, which would kill it).
+            sent = self.sock.sendmsg([header, payload], ancillary, _NOSIGNAL)
             total = len(header) + len(payload)
             if sent < total:
                 with memoryview(header + bytes(payload)) as rest:
-                    self.sock.sendall(rest[sent:])
+                    self.sock.sendall(rest[sent:], _NOSIGNAL)
         except (BrokenPipeError, ConnectionError) as exc:
             raise _Dead() from exc
 
