@@ -435,7 +435,11 @@ def test_relative_database_survives_chdir(slow_db: str, monkeypatch: pytest.Monk
     monkeypatch.chdir(os.path.dirname(slow_db))
     with Sandbox(1, database=os.path.basename(slow_db)) as sandbox:
         monkeypatch.chdir(tmp_path)
-        os.kill(sandbox.pids[0], signal.SIGKILL)
+        (pid,) = sandbox.pids
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not gone(pid) and time.monotonic() < deadline:  # dead before the next item
+            time.sleep(0.01)
         with Cookie(database=slow_db) as cookie:
             assert sandbox.identify(b"hi") == cookie.buffer(b"hi")
         assert sandbox.replaced == 1

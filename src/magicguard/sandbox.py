@@ -13,7 +13,10 @@ answers; what it adds is what happens when an item goes wrong:
 * its worker dies (a signal, an abort, the memory limit): the item raises
   ``WorkerCrashed`` naming the signal or status, and the slot heals;
 * no other item is lost or answered twice: a worker holds one item at a
-  time, and a worker found dead while idle is replaced before it gets one.
+  time, and a worker found dead while idle is replaced before it gets one
+  (one killed from outside at the very moment it is handed an item fails
+  that item with ``WorkerCrashed``: its death cannot be told apart from a
+  death while working on it).
 
 How items reach a worker (see ``_sandbox_worker`` for the wire protocol):
 
