@@ -7,7 +7,9 @@
 The pieces: ``Cookie`` (a libmagic handle), ``Flags`` and ``Param`` (its
 options, values from <magic.h>), the one-line helpers ``from_file`` and
 ``from_buffer``, ``Pool`` (identify on every core; ``Result`` and ``Kind``
-for its batches), and the exceptions ``MagicError`` and ``DatabaseError``.
+for its batches), ``Sandbox`` (the same in worker processes, with limits;
+``UNTRUSTED_PARAMS``), and the exceptions ``MagicError``, ``DatabaseError``,
+``LimitError``, ``WorkerCrashed`` and ``magicguard.TimeoutError``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
 from ._lowlevel import version as libmagic_version
 from .cookie import Cookie
-from .errors import DatabaseError, MagicError
+from .errors import DatabaseError, LimitError, MagicError, WorkerCrashed
+from .errors import TimeoutError  # noqa: A004 - magicguard.TimeoutError; kept out of __all__
 from .flags import Flags, Param
 from .pool import Pool
+from .sandbox import UNTRUSTED_PARAMS, Sandbox
 
 __version__ = "0.1.0"
 
@@ -30,10 +34,14 @@ __all__ = [
     "DatabaseError",
     "Flags",
     "Kind",
+    "LimitError",
     "MagicError",
     "Param",
     "Pool",
     "Result",
+    "Sandbox",
+    "UNTRUSTED_PARAMS",
+    "WorkerCrashed",
     "__version__",
     "default_database_path",
     "from_buffer",

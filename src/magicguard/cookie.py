@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _lowlevel
 from ._lowlevel import Handle, decode
-from .errors import DatabaseError
+from .errors import DatabaseError, LimitError
 from .flags import PARAM_LIMITS, Flags, Param
 
 __all__ = ["Cookie", "Database", "StrPath", "Buffer"]
@@ -89,6 +89,24 @@ def _contiguous(data: object) -> Any:
         return view.tobytes()
 
 
+def _check_max_size(max_size: object) -> Optional[int]:
+    """Validate a ``max_size=`` argument: None (no limit) or a byte count >= 0."""
+    if max_size is None:
+        return None
+    if isinstance(max_size, bool) or not isinstance(max_size, int):
+        raise TypeError(f"max_size must be an int (bytes) or None, not {type(max_size).__name__}")
+    if max_size < 0:
+        raise ValueError(f"max_size must not be negative, got {max_size}")
+    return max_size
+
+
+def _refuse_larger(size: int, max_size: Optional[int], what: str, path: Optional[str] = None) -> None:
+    """Raise ``LimitError`` when an input of ``size`` bytes exceeds ``max_size``."""
+    if max_size is not None and size > max_size:
+        raise LimitError(f"{what} is {size} bytes, more than max_size={max_size}; "
+                         f"refused without reading it", size=size, limit=max_size, path=path)
+
+
 class _Config:
     """What a Cookie was asked for, enough to build it again (after a fault,
     in another process)."""
@@ -117,6 +135,9 @@ class Cookie:
               for as long as libmagic needs it.
         params: ``{Param: int}`` applied after opening, e.g.
             ``{Param.BYTES_MAX: 1 << 20}``.
+        max_size: refuse inputs larger than this many bytes with
+            ``LimitError``, before reading them: a buffer's length, a regular
+            file's size (``file``, ``descriptor``).  None: no limit.
 
     Raises:
         TypeError, ValueError: a bad argument (named in the message).
@@ -132,9 +153,11 @@ class Cookie:
         flags: Union[Flags, int] = Flags.NONE,
         database: Database = None,
         params: Optional[Mapping[Param, int]] = None,
+        max_size: Optional[int] = None,
     ) -> None:
         self._lock = threading.RLock()
         self._handle: Optional[Handle] = None
+        self._max_size = _check_max_size(max_size)
         flags_value = self._check_flags(flags)
         checked_params = self._check_params(params)
         db = self._check_database(database)
@@ -322,7 +345,15 @@ class Cookie:
             database = [os.fsdecode(p) for p in items]
         else:
             database = list(items)
-        return (Cookie, (self._config.flags, database, dict(self._config.params)))
+        args: tuple[Any, ...] = (self._config.flags, database, dict(self._config.params))
+        if self._max_size is not None:
+            args += (self._max_size,)
+        return (Cookie, args)
+
+    @property
+    def max_size(self) -> Optional[int]:
+        """The largest input accepted, in bytes (None: no limit); see ``Cookie``."""
+        return self._max_size
 
     def _rebuild(self) -> None:
         """Replace the handle with a fresh one of the same configuration.
@@ -349,6 +380,7 @@ class Cookie:
             IsADirectoryError: ``path`` is a directory.
             ValueError: ``path`` is a FIFO or a socket (nothing to read by
                 name; pass a descriptor), or contains a NUL byte.
+            LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed.
         """
         raw = _fspath(path)
@@ -368,6 +400,8 @@ class Cookie:
                 kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
                 raise ValueError(f"{display!r} is {kind}, not a file; identify its data "
                                  f"with Cookie.descriptor() or Cookie.buffer()")
+            if stat.S_ISREG(mode):
+                _refuse_larger(st.st_size, self._max_size, display, display)
             result = decode(handle.file(raw, display))
         if stat.S_ISREG(mode) and result.endswith("no read permission"):
             # libmagic describes an unreadable file rather than failing
@@ -394,6 +428,7 @@ class Cookie:
             TypeError: not an int or a file object.
             ValueError: a negative descriptor, or a closed file object.
             OSError: the descriptor is not open (EBADF) or is a directory.
+            LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed to read it.
         """
         fileobj: Any = None
@@ -416,6 +451,8 @@ class Cookie:
             raise OSError(exc.errno, f"{exc.strerror}: descriptor {number}") from None
         if stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(21, f"Is a directory: descriptor {number}")
+        if stat.S_ISREG(st.st_mode):
+            _refuse_larger(st.st_size, self._max_size, f"descriptor {number}")
         with self._lock:
             handle = self._live()
             restore = self._align_offset(fileobj, number)
@@ -453,9 +490,13 @@ class Cookie:
 
         Raises:
             TypeError: ``data`` is a ``str`` or has no buffer protocol.
+            LimitError: ``data`` is larger than ``max_size``.
             MagicError: libmagic failed.
         """
         contiguous = _contiguous(data)
+        if self._max_size is not None:
+            with memoryview(contiguous) as view:
+                _refuse_larger(view.nbytes, self._max_size, "the buffer")
         with self._lock:
             return decode(self._live().buffer(contiguous))
 

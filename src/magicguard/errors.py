@@ -8,10 +8,11 @@ also derive from a builtin let callers catch whichever they know.
 
 from __future__ import annotations
 
+import builtins
 import os
 from typing import Optional, Union
 
-__all__ = ["MagicError", "DatabaseError"]
+__all__ = ["MagicError", "DatabaseError", "LimitError", "TimeoutError", "WorkerCrashed"]
 
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -50,3 +51,81 @@ class MagicError(Exception):
 
 class DatabaseError(MagicError):
     """A magic database could not be loaded, compiled, checked or listed."""
+
+
+def _restore(cls: type[MagicError], message: str, state: dict[str, object]) -> MagicError:
+    """Unpickle an exception whose constructor takes required keywords."""
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
+
+
+def _reduce(self: MagicError) -> tuple[object, ...]:
+    """Pickle every attribute (the constructor's keywords are not in ``args``)."""
+    return (_restore, (type(self), self.message, dict(self.__dict__)))
+
+
+class LimitError(MagicError):
+    """An input is larger than the ``max_size`` it was allowed; it was refused
+    before any of it was read.
+
+    Attributes (besides ``MagicError``'s):
+        size: the input's size in bytes.
+        limit: the ``max_size`` in force.
+    """
+
+    def __init__(self, message: str, *, size: int, limit: int, path: Optional[str] = None) -> None:
+        super().__init__(message, path=path)
+        self.size = size
+        self.limit = limit
+
+    __reduce__ = _reduce
+
+
+# OSError declares errno as a slot, MagicError as an int attribute: the same int at runtime.
+class TimeoutError(MagicError, builtins.TimeoutError):  # type: ignore[misc]  # noqa: A001
+    """Identifying one item took longer than the ``Sandbox``'s ``timeout``.
+
+    The worker that held the item was killed and replaced.  Also a builtin
+    ``TimeoutError``, so ``except TimeoutError`` of either kind catches it.
+
+    Attributes (besides ``MagicError``'s):
+        timeout: the limit in seconds.
+        pid: the process id of the worker that was killed.
+    """
+
+    def __init__(self, message: str, *, timeout: float, pid: int) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        self.pid = pid
+
+    __reduce__ = _reduce
+
+
+class WorkerCrashed(MagicError):
+    """A ``Sandbox`` worker died while it held an item (a signal, an abort, an
+    exit), or ran out of memory under its ``memory_limit``.
+
+    Only the item it held fails: the worker is replaced and every other item
+    goes on.
+
+    Attributes (besides ``MagicError``'s):
+        pid: the process id of the worker.
+        signal: the number of the signal that killed it, or None.
+        exitcode: its exit status when it exited, or None.
+        reason: ``"signal"``, ``"exit"``, ``"memory"`` (the ``memory_limit``
+            was hit), ``"protocol"`` (it sent something malformed) or
+            ``"start"`` (a replacement could not be started).
+    """
+
+    def __init__(self, message: str, *, pid: Optional[int], reason: str,
+                 signal: Optional[int] = None, exitcode: Optional[int] = None,
+                 errno: int = 0) -> None:
+        super().__init__(message, errno=errno)
+        self.pid = pid
+        self.reason = reason
+        self.signal = signal
+        self.exitcode = exitcode
+
+    __reduce__ = _reduce

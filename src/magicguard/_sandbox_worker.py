@@ -1,0 +1,244 @@
+"""The ``Sandbox``'s worker process and the wire protocol it speaks.
+
+A worker is a fresh interpreter (``python -I -c ...``, never a fork of the
+caller), started by ``magicguard.sandbox``.  It reads its configuration (a
+pickle: socket descriptor, Cookie configuration, memory limit) from stdin --
+the one thing it ever unpickles, written by its parent -- then builds one
+Cookie, lowers its own privileges and limits, says it is ready and serves
+requests on a Unix stream socket until the parent closes it.
+
+Every message either way is a 5-byte header (one op byte, a little-endian
+u32 payload length) and the payload.  Descriptors travel with the header as
+``SCM_RIGHTS``.
+
+Requests (parent -> worker):
+
+* ``B`` + bytes: identify these bytes (small data, sent inline).
+* ``S`` + u64 length, optionally one descriptor: identify the first
+  ``length`` bytes of the shared-memory segment; a descriptor with it is a
+  new (read-only) segment replacing the previous one.
+* ``F`` + path bytes, optionally one descriptor: ``Cookie.file(path)``; the
+  descriptor is the caller's working directory, for a relative path.
+* ``D`` + nothing, one descriptor: ``Cookie.descriptor(fd)``.
+
+Replies (worker -> parent), never a pickle (the parent does not trust them):
+
+* ``R`` + JSON: ready (``{"pid": ...}``), after the Cookie was built.
+* ``O`` + description bytes (``surrogateescape``-encoded).
+* ``E`` + JSON: the exception the Cookie raised (type name and fields).
+* ``M`` + JSON: the worker ran out of memory under its limit; it then exits.
+"""
+
+from __future__ import annotations
+
+import errno as errno_module
+import json
+import mmap
+import os
+import pickle
+import socket
+import struct
+import sys
+from typing import Any, Optional
+
+HEADER = struct.Struct("<cI")
+LENGTH = struct.Struct("<Q")
+
+OP_BUFFER = b"B"
+OP_SHARED = b"S"
+OP_PATH = b"F"
+OP_DESCRIPTOR = b"D"
+
+REPLY_READY = b"R"
+REPLY_OK = b"O"
+REPLY_ERROR = b"E"
+REPLY_MEMORY = b"M"
+
+#: Most descriptors one request carries.
+MAX_FDS = 1
+#: Largest request payload a worker accepts (inline data is far smaller).
+MAX_REQUEST = 1 << 20
+#: A segment larger than this is dropped by both sides after the item that
+#: needed it, so one huge input does not pin its memory for the worker's life.
+KEEP_SEGMENT = 16 << 20
+#: Exit status of a worker leaving after it ran out of memory.
+EXIT_MEMORY = 3
+#: Exit status of a worker whose configuration could not be read.
+EXIT_CONFIG = 4
+
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def encode_exception(exc: BaseException) -> bytes:
+    """The JSON an ``E`` reply carries: the type's name and its fields."""
+    fields: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    for name in ("errno", "function", "path", "strerror"):
+        value = getattr(exc, name, None)
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            fields[name] = value
+    filename = getattr(exc, "filename", None)
+    if isinstance(filename, (str, bytes)):
+        fields["filename"] = os.fsdecode(filename)
+    return json.dumps(fields).encode("ascii")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A failed allocation: Python's MemoryError or an ENOMEM from C."""
+    if isinstance(exc, MemoryError):
+        return True
+    return getattr(exc, "errno", None) == errno_module.ENOMEM
+
+
+def _no_new_privs() -> None:
+    """``prctl(PR_SET_NO_NEW_PRIVS, 1)``: nothing this process executes
+    (libmagic may run decompressors) can gain privileges (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
+
+
+def _send(sock: socket.socket, op: bytes, payload: bytes = b"") -> None:
+    sock.sendall(HEADER.pack(op, len(payload)) + payload)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> Optional[bytes]:
+    chunks = []
+    while size:
+        chunk = sock.recv(min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv_request(sock: socket.socket) -> Optional[tuple[bytes, bytes, list[int]]]:
+    """One request: (op, payload, descriptors), or None when the parent is gone."""
+    try:
+        head, fds, msg_flags, _ = socket.recv_fds(sock, HEADER.size, MAX_FDS)
+    except ConnectionError:
+        return None
+    if not head:
+        return None
+    if msg_flags & getattr(socket, "MSG_CTRUNC", 0):
+        for fd in fds:
+            os.close(fd)
+        raise OSError("sandbox worker: a request carried too many descriptors")
+    if len(head) < HEADER.size:
+        rest = _recv_exact(sock, HEADER.size - len(head))
+        if rest is None:
+            return None
+        head += rest
+    op, length = HEADER.unpack(head)
+    if length > MAX_REQUEST:
+        raise OSError(f"sandbox worker: request of {length} bytes is too large")
+    payload = _recv_exact(sock, length) if length else b""
+    if payload is None:
+        return None
+    return op, payload, list(fds)
+
+
+class _Server:
+    """A worker's request loop over one Cookie."""
+
+    def __init__(self, sock: socket.socket, cookie: Any) -> None:
+        self.sock = sock
+        self.cookie = cookie
+        self.segment: Optional[mmap.mmap] = None
+
+    def _map(self, fd: int) -> None:
+        if self.segment is not None:
+            self.segment.close()
+            self.segment = None
+        self.segment = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+
+    def _shared(self, payload: bytes, fds: list[int]) -> str:
+        (length,) = LENGTH.unpack(payload)
+        if fds:
+            self._map(fds[0])  # mmap keeps its own duplicate; serve() closes fds[0]
+        if self.segment is None or length > len(self.segment):
+            raise ValueError("sandbox protocol: no shared segment of that size")
+        try:
+            with memoryview(self.segment) as whole, whole[:length] as view:
+                result: str = self.cookie.buffer(view)
+        finally:
+            if len(self.segment) > KEEP_SEGMENT:
+                self.segment.close()
+                self.segment = None
+        return result
+
+    def handle(self, op: bytes, payload: bytes, fds: list[int]) -> str:
+        if op == OP_BUFFER:
+            return str(self.cookie.buffer(payload))
+        if op == OP_SHARED:
+            return self._shared(payload, fds)
+        if op == OP_PATH:
+            if fds:
+                os.fchdir(fds[0])
+            return str(self.cookie.file(payload))
+        if op == OP_DESCRIPTOR and len(fds) == 1:
+            return str(self.cookie.descriptor(fds[0]))
+        raise ValueError(f"sandbox protocol: unknown request {op!r}")
+
+    def serve(self) -> None:
+        while True:
+            request = _recv_request(self.sock)
+            if request is None:
+                return
+            op, payload, fds = request
+            try:
+                result = self.handle(op, payload, fds)
+            except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+                if is_out_of_memory(exc):
+                    _send(self.sock, REPLY_MEMORY, encode_exception(exc))
+                    os._exit(EXIT_MEMORY)
+                if not isinstance(exc, Exception):
+                    raise
+                _send(self.sock, REPLY_ERROR, encode_exception(exc))
+            else:
+                _send(self.sock, REPLY_OK, result.encode("utf-8", "surrogateescape"))
+            finally:
+                for fd in fds:
+                    os.close(fd)
+
+
+def main() -> None:
+    """Run one worker: read the configuration, build the Cookie, serve."""
+    import resource
+
+    try:
+        sock_fd, flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)
+    except Exception as exc:  # noqa: BLE001
+        print(f"magicguard sandbox worker: bad configuration: {exc!r}", file=sys.stderr)
+        os._exit(EXIT_CONFIG)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _no_new_privs()
+        from magicguard.cookie import Cookie
+
+        cookie = Cookie(flags, database, params)
+        if memory_limit is not None:
+            try:
+                resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+            except (OSError, ValueError) as exc:
+                raise OSError(getattr(exc, "errno", None) or errno_module.EINVAL,
+                              f"memory_limit={memory_limit} cannot be applied on this platform "
+                              f"(setrlimit(RLIMIT_AS): {exc}); pass memory_limit=None") from None
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        _send(sock, REPLY_ERROR, encode_exception(exc))
+        return
+    _send(sock, REPLY_READY, json.dumps({"pid": os.getpid()}).encode("ascii"))
+    _Server(sock, cookie).serve()
+
+
+if __name__ == "__main__":
+    main()
