@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,14 @@ URLS = (
 )
 
 ROOT = Path(__file__).resolve().parent
+
+# Every libmagic source is compiled with this header force-included: it
+# renames libmagic's malloc/free/... to the wrappers in csrc/alloc.c, which
+# the extension links, so that blocks a trapped SIGBUS cuts loose can be
+# reclaimed (see csrc/alloc.h).  alloc.c is also compiled here, for the
+# programs libmagic's own build links (file(1), the tests of make check).
+ALLOC_REDIRECT = ROOT / "csrc" / "alloc_redirect.h"
+ALLOC_SOURCE = ROOT / "csrc" / "alloc.c"
 
 # (file, exact text, replacement).  Each must match exactly once, or the
 # build stops: a silent no-op would ship a known bug.
@@ -197,11 +206,19 @@ def _run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
         raise BuildError(f"{' '.join(cmd)} failed ({proc.returncode}); log {log}:\n" + "\n".join(tail))
 
 
+def _stamp_text() -> str:
+    """What a finished build was made from: the tarball and the allocation
+    redirection compiled into it (a change to either means rebuilding)."""
+    redirect = hashlib.sha256(ALLOC_REDIRECT.read_bytes()).hexdigest()
+    return f"{TARBALL} {SHA256}\nalloc_redirect.h {redirect}\n"
+
+
 def ensure_built(verbose: bool = True) -> Built:
     """Build libmagic unless a finished build for this platform exists."""
     built = Built(prefix_dir())
     stamp = built.prefix / ".complete"
-    if stamp.exists() and built.static_lib.exists() and built.database.exists():
+    if (stamp.exists() and stamp.read_text() == _stamp_text()
+            and built.static_lib.exists() and built.database.exists()):
         return built
     tarball = find_tarball()
     if built.prefix.exists():
@@ -225,6 +242,16 @@ def ensure_built(verbose: bool = True) -> Built:
             env.setdefault("MACOSX_DEPLOYMENT_TARGET", "11.0")
         jobs = str(max(1, min(os.cpu_count() or 1, 8)))
         log = work / "build.log"
+        # The wrappers themselves call the real allocator: compiled before
+        # the redirection joins CFLAGS.
+        alloc_obj = work / "alloc.o"
+        _run([*shlex.split(env.get("CC", "cc")), *shlex.split(env["CFLAGS"]), "-fPIC",
+              "-c", str(ALLOC_SOURCE), "-o", str(alloc_obj)], src, log, env)
+        env["LIBS"] = f"{alloc_obj} {env.get('LIBS', '')}".strip()
+        # -U_FORTIFY_SOURCE: a fortified <stdio.h> turns asprintf into an
+        # inline call of __asprintf_chk, which would allocate behind the
+        # redirection.
+        env["CFLAGS"] = f"{env['CFLAGS']} -U_FORTIFY_SOURCE -include {ALLOC_REDIRECT}"
         if verbose:
             print(f"magicguard: building libmagic {VERSION} in {built.prefix} (log {log})",
                   file=sys.stderr)
@@ -232,7 +259,7 @@ def ensure_built(verbose: bool = True) -> Built:
         _run(["make", f"-j{jobs}"], src, log, env)
         _run(["make", "check"], src, log, env)
         _run(["make", "install"], src, log, env)
-        stamp.write_text(f"{TARBALL} {SHA256}\n")
+        stamp.write_text(_stamp_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return built
