@@ -29,9 +29,10 @@ import build_libmagic  # noqa: E402  (needs ROOT on sys.path under build isolati
 
 SYSTEM = os.environ.get("MAGICGUARD_SYSTEM_LIBMAGIC", "") not in ("", "0")
 MODULE = "magicguard._native"
-# Shim sources, compiled with the extension.  alloc.c holds the allocation
-# wrappers the bundled libmagic is compiled to call (build_libmagic.py).
-SOURCES = ["shim.c", "trap.c"] + ([] if SYSTEM else ["alloc.c"])
+# Shim sources, compiled with the extension.  (The bundled libmagic.a also
+# carries csrc/alloc.c, the allocation wrappers it is compiled to call:
+# see build_libmagic.py.)
+SOURCES = ["shim.c", "trap.c"]
 
 
 def _cdef_text(name: str) -> str:

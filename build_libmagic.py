@@ -61,8 +61,9 @@ ROOT = Path(__file__).resolve().parent
 # Every libmagic source is compiled with this header force-included: it
 # renames libmagic's malloc/free/... to the wrappers in csrc/alloc.c, which
 # the extension links, so that blocks a trapped SIGBUS cuts loose can be
-# reclaimed (see csrc/alloc.h).  alloc.c is also compiled here, for the
-# programs libmagic's own build links (file(1), the tests of make check).
+# reclaimed (see csrc/alloc.h).  alloc.c is compiled here and added to
+# libmagic.a, so the archive stays self-contained for every program that
+# links it: file(1) and make check's tests, the extension, tests/c.
 ALLOC_REDIRECT = ROOT / "csrc" / "alloc_redirect.h"
 ALLOC_SOURCE = ROOT / "csrc" / "alloc.c"
 
@@ -208,9 +209,10 @@ def _run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
 
 def _stamp_text() -> str:
     """What a finished build was made from: the tarball and the allocation
-    redirection compiled into it (a change to either means rebuilding)."""
-    redirect = hashlib.sha256(ALLOC_REDIRECT.read_bytes()).hexdigest()
-    return f"{TARBALL} {SHA256}\nalloc_redirect.h {redirect}\n"
+    tracking compiled into it (a change to any means rebuilding)."""
+    digests = [f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}"
+               for p in (ALLOC_REDIRECT, ALLOC_SOURCE)]
+    return "\n".join([f"{TARBALL} {SHA256}", *digests]) + "\n"
 
 
 def ensure_built(verbose: bool = True) -> Built:
@@ -259,6 +261,7 @@ def ensure_built(verbose: bool = True) -> Built:
         _run(["make", f"-j{jobs}"], src, log, env)
         _run(["make", "check"], src, log, env)
         _run(["make", "install"], src, log, env)
+        _run([os.environ.get("AR", "ar"), "rs", str(built.static_lib), str(alloc_obj)], src, log, env)
         stamp.write_text(_stamp_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -91,12 +91,6 @@ mg_alloc_reclaim(void)
     return n;
 }
 
-size_t
-mg_alloc_count(void)
-{
-    return mg_nblocks;
-}
-
 void *
 mg_malloc(size_t n)
 {

@@ -22,7 +22,5 @@ void mg_alloc_arm(void);
 void mg_alloc_disarm(void);
 /* Free every block still on the list, then disarm. Returns how many. */
 size_t mg_alloc_reclaim(void);
-/* Blocks currently remembered on this thread (tests). */
-size_t mg_alloc_count(void);
 
 #endif
