@@ -565,6 +565,7 @@ mg_mapping(magic_t ms, const void *base, size_t len, int fd, int precheck,
     struct mg_guard g;
     struct stat st;
     const char *res;
+    size_t nb;
     off_t pos = (off_t)-1;
 
     if (mg_prepare(&g, base, len, fault) != 0)
@@ -594,8 +595,23 @@ mg_mapping(magic_t ms, const void *base, size_t len, int fd, int precheck,
     /* The head, as file(1) reads a file: at most bytes_max bytes. This
        bounds the pages libmagic touches (JSON, NUL tails, sparse files)
        and keeps offsets below 4 GiB (softmagic's are 32-bit). */
-    res = mg_identify(ms, &g, base, mg_bytes_max(ms, len), fd,
-                      fd >= 0 ? &st : NULL, fault);
+    nb = mg_bytes_max(ms, len);
+    if (nb > 0) {
+        void *head = (void *)((uintptr_t)base & ~(mg_page() - 1));
+        size_t span = nb + ((uintptr_t)base & (mg_page() - 1));
+
+        /* Read the head -- the pages file(1) would read() -- ahead in large
+           I/Os when it is not cached (measured cold: 30 ms instead of 52 ms
+           for a 7 MiB head), then map it in one syscall (Linux >= 5.14)
+           instead of one page fault per page. Neither raises SIGBUS: past
+           EOF, POPULATE_READ fails with EFAULT (older kernels: EINVAL), and
+           libmagic then faults the pages in itself, inside the trap. */
+        (void)madvise(head, span, MADV_WILLNEED);
+#if defined(MADV_POPULATE_READ)
+        (void)madvise(head, span, MADV_POPULATE_READ);
+#endif
+    }
+    res = mg_identify(ms, &g, base, nb, fd, fd >= 0 ? &st : NULL, fault);
     if (pos != (off_t)-1)
         (void)lseek(fd, pos, SEEK_SET);
     return res;
