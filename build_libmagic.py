@@ -73,6 +73,20 @@ _PATCHES = (
     # PR/579: a stack overrun on the ELF path with a real descriptor; fixed
     # upstream after 5.46 (Debian carries the same change).
     ("src/readelf.c", "\tchar interp[128];\n", "\tchar interp[NBUFSIZE];\n"),
+    # magicguard: the file's tail (for rules at negative offsets) may be
+    # borrowed from a Mapping of the same file instead of pread() into a
+    # copy of up to BYTES_MAX bytes; mg_tail declines unless the shim
+    # registered a mapping of that descriptor covering the range
+    # (csrc/alloc.c), and mg_tail_release frees only what was allocated.
+    ("src/buffer.c",
+     "\tif ((b->ebuf = malloc(b->elen)) == NULL)\n\t\tgoto out;\n\n"
+     "\tb->eoff = b->st.st_size - b->elen;\n",
+     "\tb->eoff = b->st.st_size - b->elen;\n"
+     "\tif (mg_tail(b->fd, CAST(long long, b->eoff), b->elen, &b->ebuf))\n\t\treturn 0;\n"
+     "\tif ((b->ebuf = malloc(b->elen)) == NULL)\n\t\tgoto out;\n\n"),
+    ("src/buffer.c",
+     "buffer_fini(struct buffer *b)\n{\n\tfree(b->ebuf);\n",
+     "buffer_fini(struct buffer *b)\n{\n\tmg_tail_release(b->ebuf);\n"),
 )
 
 # Everything libmagic can use besides libc is off: the compression libraries
@@ -208,11 +222,12 @@ def _run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
 
 
 def _stamp_text() -> str:
-    """What a finished build was made from: the tarball and the allocation
-    tracking compiled into it (a change to any means rebuilding)."""
+    """What a finished build was made from: the tarball, its patches and the
+    allocation hooks compiled into it (a change to any means rebuilding)."""
     digests = [f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}"
                for p in (ALLOC_REDIRECT, ALLOC_SOURCE)]
-    return "\n".join([f"{TARBALL} {SHA256}", *digests]) + "\n"
+    patches = hashlib.sha256(repr(_PATCHES).encode()).hexdigest()
+    return "\n".join([f"{TARBALL} {SHA256}", f"patches {patches}", *digests]) + "\n"
 
 
 def ensure_built(verbose: bool = True) -> Built:

@@ -2,7 +2,8 @@
  * alloc_redirect.h -- force-included (cc -include) into every source of
  * the bundled libmagic by build_libmagic.py; never included by magicguard
  * itself. It renames libmagic's allocation calls to the tracking wrappers
- * of csrc/alloc.c (see alloc.h).
+ * of csrc/alloc.c (see alloc.h), and declares the tail hooks the patched
+ * src/buffer.c calls.
  *
  * It includes no system header on purpose: it is read before libmagic's
  * config.h, and a system header included here would be parsed without the
@@ -28,6 +29,9 @@ char *mg_strdup(const char *);
 char *mg_strndup(const char *, __SIZE_TYPE__);
 int mg_vasprintf(char **, const char *, __builtin_va_list);
 int mg_asprintf(char **, const char *, ...);
+/* Called by the patched src/buffer.c (build_libmagic.py _PATCHES). */
+int mg_tail(int, long long, __SIZE_TYPE__, void **);
+void mg_tail_release(void *);
 
 #define malloc mg_malloc
 #define calloc mg_calloc

@@ -611,7 +611,14 @@ mg_mapping(magic_t ms, const void *base, size_t len, int fd, int precheck,
         (void)madvise(head, span, MADV_POPULATE_READ);
 #endif
     }
+#if MG_BUNDLED_BUILD
+    /* Lend libmagic the file's tail from the mapping (alloc.h, mg_tail). */
+    mg_tail_set(fd, base, len);
+#endif
     res = mg_identify(ms, &g, base, nb, fd, fd >= 0 ? &st : NULL, fault);
+#if MG_BUNDLED_BUILD
+    mg_tail_set(-1, NULL, 0);
+#endif
     if (pos != (off_t)-1)
         (void)lseek(fd, pos, SEEK_SET);
     return res;

@@ -66,6 +66,22 @@ def test_open_reads_and_identifies(pdf: Path, cookie: Cookie) -> None:
     assert m.closed
 
 
+def test_populate(tmp_path: Path, cookie: Cookie) -> None:
+    """populate=True pre-faults every page: all of a 1 MiB file is resident
+    (mincore) right after open, and reads and identification are unchanged."""
+    import ctypes
+
+    path = tmp_path / "big.pdf"
+    path.write_bytes(PDF + b"\0" * (1 << 20))
+    libc = ctypes.CDLL(None, use_errno=True)
+    with Mapping.open(path, populate=True) as m:
+        pages = (len(m) + 4095) // 4096
+        vec = (ctypes.c_ubyte * pages)()
+        assert libc.mincore(ctypes.c_void_p(m._address), ctypes.c_size_t(len(m)), vec) == 0
+        assert all(b & 1 for b in vec)
+        assert m[:9] == PDF[:9] and cookie.buffer(m) == "PDF document, version 1.7"
+
+
 def test_read_argument_errors(pdf: Path) -> None:
     with Mapping.open(pdf) as m:
         with pytest.raises(IndexError, match="out of range"):
