@@ -18,7 +18,7 @@
 
 #if defined(__GNUC__) && !defined(__APPLE__)
 /* initial-exec: a plain thread-pointer offset, no lazy __tls_get_addr
-   (which may malloc) on first use; 24 bytes of the static TLS surplus. */
+   (which may malloc) on first use; see the same choice in trap.c. */
 #define MG_TLS __thread __attribute__((tls_model("initial-exec")))
 #else
 #define MG_TLS __thread

@@ -96,7 +96,9 @@ int file_printf(struct magic_set *, const char *, ...);
  * initial-exec TLS is a fixed offset from the thread pointer, allocated
  * with the thread (a general-dynamic __thread variable in a dlopen'd
  * module is allocated lazily by __tls_get_addr with malloc: not
- * async-signal-safe). It costs 24 bytes of the static TLS surplus.
+ * async-signal-safe). These three variables and alloc.c's take under
+ * 100 bytes of the static TLS surplus (glibc reserves 512 for dlopen'd
+ * modules; importing the extension would fail loudly if it ran out).
  * On macOS __thread is a TLV whose first access on a thread allocates;
  * a foreign fault on a thread that never armed a guard may thus allocate
  * in the handler -- a documented limit (docs/safety.md).
