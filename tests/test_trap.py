@@ -61,6 +61,17 @@ GUARDED = textwrap.dedent('''
         else:
             print("NOT TRAPPED", flush=True)
         m.close()
+    def armed_elsewhere(m):
+        """A thread armed on Mapping m for 5 s, reading nothing; started."""
+        from magicguard._native import ffi, lib
+        def run():
+            fault = ffi.new("mg_fault *")
+            with m._pinned() as (address, length, _):
+                lib.mg_test_touch(ffi.cast("void *", address), length, ffi.NULL, 5000, fault)
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.2)
+        return t
 ''')
 
 
@@ -120,16 +131,9 @@ def test_unguarded_thread_faulting_while_another_thread_is_armed_dies() -> None:
     """Thread A is armed on mapping M; thread B reads M's dead page unguarded:
     the guard is per thread, so B's fault is foreign and fatal."""
     proc = child(GUARDED, '''
-        from magicguard._native import ffi, lib
         path = victim("m")
         m = Mapping.open(path, lock=False)
-        def armed():
-            fault = ffi.new("mg_fault *")
-            with m._pinned() as (address, length, _):
-                lib.mg_test_touch(ffi.cast("void *", address), length, ffi.NULL, 5000, fault)
-        t = threading.Thread(target=armed)
-        t.start()
-        time.sleep(0.2)
+        armed_elsewhere(m)
         fd = os.open(path, os.O_RDONLY)
         mm = mmap.mmap(fd, 1 << 20, access=mmap.ACCESS_READ)
         os.truncate(path, 5000)
@@ -145,15 +149,7 @@ def test_sent_sigbus_during_a_guarded_call_is_fatal() -> None:
     """kill(getpid(), SIGBUS) while a thread is armed is not a fault: it gets
     the default action even if delivered to the armed thread."""
     proc = child(GUARDED, '''
-        from magicguard._native import ffi, lib
-        m = Mapping.open(victim("k"), lock=False)
-        def armed():
-            fault = ffi.new("mg_fault *")
-            with m._pinned() as (address, length, _):
-                lib.mg_test_touch(ffi.cast("void *", address), length, ffi.NULL, 5000, fault)
-        t = threading.Thread(target=armed)
-        t.start()
-        time.sleep(0.2)
+        t = armed_elsewhere(Mapping.open(victim("k"), lock=False))
         print("kill", flush=True)
         signal.pthread_kill(t.ident, signal.SIGBUS)
         t.join()

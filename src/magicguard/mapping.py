@@ -55,6 +55,14 @@ _KINDS = (
 )
 
 
+def _raw_path(path: StrPath) -> tuple[bytes, str]:
+    """A path as bytes for the OS and as text for messages; no NUL bytes."""
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError(f"path contains a NUL byte: {os.fsdecode(raw)!r}")
+    return raw, os.fsdecode(raw)
+
+
 def _refuse_kind(mode: int, display: str) -> None:
     """Raise the error for anything but a regular file."""
     if stat.S_ISREG(mode):
@@ -154,10 +162,7 @@ class Mapping:
                 or contains a NUL byte.
             LockError: another holder has an exclusive lock.
         """
-        raw = os.fsencode(path)
-        if b"\0" in raw:
-            raise ValueError(f"path contains a NUL byte: {os.fsdecode(raw)!r}")
-        display = os.fsdecode(raw)
+        raw, display = _raw_path(path)
         # stat first: opening a FIFO for reading would wait for a writer,
         # and opening some devices has side effects.
         _refuse_kind(os.stat(raw).st_mode, display)
@@ -245,10 +250,7 @@ class Mapping:
             stdin = sys.stdin.buffer if sys.stdin is not None else None
             return cls._load_from(stdin, 0, "standard input", None, max_bytes)
         if isinstance(source, (str, os.PathLike)):
-            raw = os.fsencode(source)
-            if b"\0" in raw:
-                raise ValueError(f"path contains a NUL byte: {os.fsdecode(raw)!r}")
-            display = os.fsdecode(raw)
+            raw, display = _raw_path(source)
             fd = os.open(raw, os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY)
             try:
                 if stat.S_ISDIR(os.fstat(fd).st_mode):
