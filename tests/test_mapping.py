@@ -82,6 +82,15 @@ def test_populate(tmp_path: Path, cookie: Cookie) -> None:
         assert m[:9] == PDF[:9] and cookie.buffer(m) == "PDF document, version 1.7"
 
 
+def test_cookie_max_size_applies_to_a_mapping(pdf: Path) -> None:
+    """A Cookie's max_size refuses a larger Mapping before libmagic reads it."""
+    with Mapping.open(pdf) as m, Cookie(max_size=len(PDF) - 1) as small:
+        with pytest.raises(LimitError, match=r"the Mapping is \d+ bytes, more than max_size"):
+            small.buffer(m)
+    with Mapping.open(pdf) as m, Cookie(max_size=len(PDF)) as exact:
+        assert exact.buffer(m) == "PDF document, version 1.7"
+
+
 def test_read_argument_errors(pdf: Path) -> None:
     with Mapping.open(pdf) as m:
         with pytest.raises(IndexError, match="out of range"):
@@ -253,8 +262,9 @@ def test_load_file_object_and_cap(cookie: Cookie) -> None:
     with Mapping.load(io.BytesIO(PDF), max_bytes=len(PDF)) as m:
         assert m[:] == PDF and m.path is None
         assert cookie.buffer(m) == "PDF document, version 1.7"
-    with pytest.raises(LimitError, match=f"more than max_bytes={len(PDF) - 1} bytes"):
+    with pytest.raises(LimitError, match=f"more than max_bytes={len(PDF) - 1} bytes") as info:
         Mapping.load(io.BytesIO(PDF), max_bytes=len(PDF) - 1)
+    assert info.value.limit == len(PDF) - 1 and info.value.size == len(PDF)
     with Mapping.load(io.BytesIO(b"")) as m:
         assert len(m) == 0 and cookie.buffer(m) == "empty"
     with pytest.raises(TypeError, match="text stream"):
