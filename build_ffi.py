@@ -29,8 +29,10 @@ import build_libmagic  # noqa: E402  (needs ROOT on sys.path under build isolati
 
 SYSTEM = os.environ.get("MAGICGUARD_SYSTEM_LIBMAGIC", "") not in ("", "0")
 MODULE = "magicguard._native"
-# Shim sources, compiled with the extension.
-SOURCES = ["shim.c"]
+# Shim sources, compiled with the extension.  (The bundled libmagic.a also
+# carries csrc/alloc.c, the allocation wrappers it is compiled to call:
+# see build_libmagic.py.)
+SOURCES = ["shim.c", "trap.c"]
 
 
 def _cdef_text(name: str) -> str:
@@ -60,6 +62,7 @@ def _warnings() -> list[str]:
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef_text("libmagic_api.h"))
 ffibuilder.cdef(_cdef_text("shim.h"))
+ffibuilder.cdef(_cdef_text("trap.h"))
 ffibuilder.cdef(_capability_cdef())
 
 _kwargs: dict[str, object] = {
@@ -86,7 +89,7 @@ else:
 
 ffibuilder.set_source(
     MODULE,
-    '#include <magic.h>\n#include "shim.h"\n#include "capabilities.h"\n',
+    '#include <magic.h>\n#include "shim.h"\n#include "trap.h"\n#include "capabilities.h"\n',
     **_kwargs,  # type: ignore[arg-type]
 )
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -57,12 +58,35 @@ URLS = (
 
 ROOT = Path(__file__).resolve().parent
 
+# Every libmagic source is compiled with this header force-included: it
+# renames libmagic's malloc/free/... to the wrappers in csrc/alloc.c, which
+# the extension links, so that blocks a trapped SIGBUS cuts loose can be
+# reclaimed (see csrc/alloc.h).  alloc.c is compiled here and added to
+# libmagic.a, so the archive stays self-contained for every program that
+# links it: file(1) and make check's tests, the extension, tests/c.
+ALLOC_REDIRECT = ROOT / "csrc" / "alloc_redirect.h"
+ALLOC_SOURCE = ROOT / "csrc" / "alloc.c"
+
 # (file, exact text, replacement).  Each must match exactly once, or the
 # build stops: a silent no-op would ship a known bug.
 _PATCHES = (
     # PR/579: a stack overrun on the ELF path with a real descriptor; fixed
     # upstream after 5.46 (Debian carries the same change).
     ("src/readelf.c", "\tchar interp[128];\n", "\tchar interp[NBUFSIZE];\n"),
+    # magicguard: the file's tail (for rules at negative offsets) may be
+    # borrowed from a Mapping of the same file instead of pread() into a
+    # copy of up to BYTES_MAX bytes; mg_tail declines unless the shim
+    # registered a mapping of that descriptor covering the range
+    # (csrc/alloc.c), and mg_tail_release frees only what was allocated.
+    ("src/buffer.c",
+     "\tif ((b->ebuf = malloc(b->elen)) == NULL)\n\t\tgoto out;\n\n"
+     "\tb->eoff = b->st.st_size - b->elen;\n",
+     "\tb->eoff = b->st.st_size - b->elen;\n"
+     "\tif (mg_tail(b->fd, CAST(long long, b->eoff), b->elen, &b->ebuf))\n\t\treturn 0;\n"
+     "\tif ((b->ebuf = malloc(b->elen)) == NULL)\n\t\tgoto out;\n\n"),
+    ("src/buffer.c",
+     "buffer_fini(struct buffer *b)\n{\n\tfree(b->ebuf);\n",
+     "buffer_fini(struct buffer *b)\n{\n\tmg_tail_release(b->ebuf);\n"),
 )
 
 # Everything libmagic can use besides libc is off: the compression libraries
@@ -197,11 +221,21 @@ def _run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
         raise BuildError(f"{' '.join(cmd)} failed ({proc.returncode}); log {log}:\n" + "\n".join(tail))
 
 
+def _stamp_text() -> str:
+    """What a finished build was made from: the tarball, its patches and the
+    allocation hooks compiled into it (a change to any means rebuilding)."""
+    digests = [f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}"
+               for p in (ALLOC_REDIRECT, ALLOC_SOURCE)]
+    patches = hashlib.sha256(repr(_PATCHES).encode()).hexdigest()
+    return "\n".join([f"{TARBALL} {SHA256}", f"patches {patches}", *digests]) + "\n"
+
+
 def ensure_built(verbose: bool = True) -> Built:
     """Build libmagic unless a finished build for this platform exists."""
     built = Built(prefix_dir())
     stamp = built.prefix / ".complete"
-    if stamp.exists() and built.static_lib.exists() and built.database.exists():
+    if (stamp.exists() and stamp.read_text() == _stamp_text()
+            and built.static_lib.exists() and built.database.exists()):
         return built
     tarball = find_tarball()
     if built.prefix.exists():
@@ -225,6 +259,16 @@ def ensure_built(verbose: bool = True) -> Built:
             env.setdefault("MACOSX_DEPLOYMENT_TARGET", "11.0")
         jobs = str(max(1, min(os.cpu_count() or 1, 8)))
         log = work / "build.log"
+        # The wrappers themselves call the real allocator: compiled before
+        # the redirection joins CFLAGS.
+        alloc_obj = work / "alloc.o"
+        _run([*shlex.split(env.get("CC", "cc")), *shlex.split(env["CFLAGS"]), "-fPIC",
+              "-c", str(ALLOC_SOURCE), "-o", str(alloc_obj)], src, log, env)
+        env["LIBS"] = f"{alloc_obj} {env.get('LIBS', '')}".strip()
+        # -U_FORTIFY_SOURCE: a fortified <stdio.h> turns asprintf into an
+        # inline call of __asprintf_chk, which would allocate behind the
+        # redirection.
+        env["CFLAGS"] = f"{env['CFLAGS']} -U_FORTIFY_SOURCE -include {ALLOC_REDIRECT}"
         if verbose:
             print(f"magicguard: building libmagic {VERSION} in {built.prefix} (log {log})",
                   file=sys.stderr)
@@ -232,7 +276,8 @@ def ensure_built(verbose: bool = True) -> Built:
         _run(["make", f"-j{jobs}"], src, log, env)
         _run(["make", "check"], src, log, env)
         _run(["make", "install"], src, log, env)
-        stamp.write_text(f"{TARBALL} {SHA256}\n")
+        _run([os.environ.get("AR", "ar"), "rs", str(built.static_lib), str(alloc_obj)], src, log, env)
+        stamp.write_text(_stamp_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return built

@@ -8,23 +8,7 @@
 #ifndef MAGICGUARD_SHIM_H
 #define MAGICGUARD_SHIM_H
 
-#include <stddef.h>
-
-struct magic_set;
-
-/* What a guarded call reports when a SIGBUS in its range ended it. */
-typedef struct {
-    int faulted;    /* nonzero: the call was cut short by a trapped fault */
-    int si_code;    /* the kernel's si_code for that fault */
-    size_t offset;  /* fault address minus the start of the guarded range */
-} mg_fault;
-
-/*
- * magic_buffer(ms, buf, len), run so that a SIGBUS while reading
- * [buf, buf + len) sets fault->faulted instead of killing the process.
- * Returns libmagic's result, or NULL (an error, or a fault: see *fault).
- */
-const char *mg_buffer(struct magic_set *ms, const void *buf, size_t len, mg_fault *fault);
+/* The SIGBUS trap (mg_fault, mg_buffer, mg_mapping, ...) is in trap.h. */
 
 /* fflush(stdout) and fflush(stderr): magic_list and the debug flags print
  * through C stdio, which Python's own streams do not flush. */

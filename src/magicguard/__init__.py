@@ -5,11 +5,13 @@
 'PDF document, version 1.7'
 
 The pieces: ``Cookie`` (a libmagic handle), ``Flags`` and ``Param`` (its
-options, values from <magic.h>), the one-line helpers ``from_file`` and
-``from_buffer``, ``Pool`` (identify on every core; ``Result`` and ``Kind``
+options, values from <magic.h>), ``Mapping`` (a read-only file mapping
+identified in place, its faults trapped), the one-line helpers ``from_file``
+and ``from_buffer``, ``Pool`` (identify on every core; ``Result`` and ``Kind``
 for its batches), ``Sandbox`` (the same in worker processes, with limits;
 ``UNTRUSTED_PARAMS``), and the exceptions ``MagicError``, ``DatabaseError``,
-``LimitError``, ``WorkerCrashed`` and ``magicguard.TimeoutError``.
+``FaultError``, ``LockError``, ``LimitError``, ``WorkerCrashed`` and
+``magicguard.TimeoutError``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
 from ._lowlevel import version as libmagic_version
 from .cookie import Cookie
-from .errors import DatabaseError, LimitError, MagicError, WorkerCrashed
+from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, WorkerCrashed
 from .errors import TimeoutError  # noqa: A004 - magicguard.TimeoutError; kept out of __all__
 from .flags import Flags, Param
+from .mapping import Mapping
 from .pool import Pool
 from .sandbox import UNTRUSTED_PARAMS, Sandbox
 
@@ -32,10 +35,13 @@ __all__ = [
     "BUNDLED_LIBMAGIC",
     "Cookie",
     "DatabaseError",
+    "FaultError",
     "Flags",
     "Kind",
     "LimitError",
+    "LockError",
     "MagicError",
+    "Mapping",
     "Param",
     "Pool",
     "Result",

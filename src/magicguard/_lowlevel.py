@@ -26,7 +26,7 @@ import threading
 from typing import Any, Optional, Sequence
 
 from ._native import ffi, lib
-from .errors import DatabaseError, MagicError
+from .errors import DatabaseError, FaultError, MagicError
 
 BUNDLED: bool = bool(lib.MG_BUNDLED)
 """True when libmagic is the bundled static build, False for the system one."""
@@ -94,6 +94,14 @@ class Handle:
             ffi.release(ptr)
         self._keepalive = []
 
+    def _abandon(self) -> None:
+        """Forget a ``magic_t`` the shim already closed (after a trapped
+        fault): drop it without calling ``magic_close`` again."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            ffi.gc(ptr, None)  # removes the destructor
+        self._keepalive = []
+
     @property
     def closed(self) -> bool:
         return self._ptr is None
@@ -142,14 +150,39 @@ class Handle:
 
         ``ffi.from_buffer`` keeps the object's buffer exported for the call,
         so a ``bytearray`` cannot be resized (and freed) under libmagic.
+        The call runs inside the SIGBUS trap guarding the buffer's pages: a
+        fault (an ``mmap`` of a file truncated meanwhile) raises
+        ``FaultError``, and if libmagic was inside the call the handle is
+        closed (``closed`` is then True: the owner rebuilds it).
         """
         fault = ffi.new("mg_fault *")
         with ffi.from_buffer(data) as view:
             ptr = lib.mg_buffer(self._ptr, view, len(view), fault)
-            if fault.faulted:
-                raise MagicError(f"magic_buffer: the memory faulted at offset {fault.offset}",
-                                 function="magic_buffer")
-            return self._result(ptr, "magic_buffer", None)
+            return self._guarded_result(ptr, fault, "magic_buffer", None)
+
+    def mapping(self, address: int, length: int, fd: int, precheck: bool,
+                path: Optional[str]) -> bytes:
+        """Identify mapped file bytes ``[address, address + length)`` as
+        ``magic_descriptor(fd)`` would (see ``mg_mapping`` in csrc/trap.h).
+
+        ``fd`` -1: anonymous memory, no descriptor.  ``precheck``: refuse
+        with ``FaultError`` before libmagic runs when the file has shrunk.
+        """
+        fault = ffi.new("mg_fault *")
+        ptr = lib.mg_mapping(self._ptr, ffi.cast("void *", address), length, fd,
+                             1 if precheck else 0, fault)
+        return self._guarded_result(ptr, fault, "magic_buffer", path)
+
+    def _guarded_result(self, ptr: Any, fault: Any, function: str, path: Optional[str]) -> bytes:
+        if fault.closed:
+            self._abandon()
+        if fault.faulted:
+            raise fault_error(fault, function, path)
+        if ptr == ffi.NULL and fault.sys_errno:
+            err = int(fault.sys_errno)
+            raise MagicError(_message(function, None, err, path), errno=err,
+                             function=function, path=path)
+        return self._result(ptr, function, path)
 
     # -- flags and params --------------------------------------------------
 
@@ -238,3 +271,67 @@ def last_errno() -> int:
     files!" carries errno 0 in libmagic but ENOENT in the C library).
     """
     return int(ffi.errno)
+
+
+# -- the SIGBUS trap outside libmagic: mappings and guarded reads -----------
+
+
+def fault_error(fault: Any, function: str, path: Optional[str]) -> FaultError:
+    """The ``FaultError`` for an ``mg_fault`` that reports a fault."""
+    where = path if path is not None else "memory"
+    offset = int(fault.offset)
+    if fault.precheck:
+        return FaultError(
+            f"{function} ({where}): the file shrank to {offset} bytes, below the "
+            f"length mapped; not read (it changed while mapped)",
+            offset=offset, si_code=0, function=function, path=path)
+    code = int(fault.si_code)
+    return FaultError(
+        f"{function} ({where}): SIGBUS reading offset {offset} (si_code {code}): the "
+        f"mapped file was truncated, or its storage failed, while being read",
+        offset=offset, si_code=code, function=function, path=path)
+
+
+def map_file(fd: int, length: int, populate: bool, path: Optional[str]) -> int:
+    """``mmap`` ``length`` bytes of ``fd`` read-only and private; the address."""
+    err = ffi.new("int *")
+    ptr = lib.mg_map(fd, length, 1 if populate else 0, err)
+    if ptr == ffi.NULL:
+        raise OSError(err[0], f"mmap: {os.strerror(err[0])}", path)
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+def map_copy(data: Any) -> int:
+    """Anonymous read-only memory holding a copy of ``data``; the address."""
+    err = ffi.new("int *")
+    with ffi.from_buffer(data) as view:
+        ptr = lib.mg_map_copy(view, len(view), err)
+    if ptr == ffi.NULL:
+        raise OSError(err[0], f"mmap (anonymous): {os.strerror(err[0])}")
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+def unmap(address: int, length: int) -> None:
+    """``munmap`` a region from ``map_file`` or ``map_copy``."""
+    if lib.mg_unmap(ffi.cast("void *", address), length) != 0:
+        err = ffi.errno
+        raise OSError(err, f"munmap: {os.strerror(err)}")
+
+
+def read(address: int, size: int, path: Optional[str], offset: int) -> bytes:
+    """Copy ``size`` bytes at ``address`` inside the trap.
+
+    A fault raises ``FaultError`` whose offset counts from the mapping's
+    start (``address - offset`` is the mapping's base).
+    """
+    if size == 0:
+        return b""
+    out = ffi.new("char[]", size)
+    fault = ffi.new("mg_fault *")
+    if lib.mg_copy(out, ffi.cast("void *", address), size, fault) != 0:
+        if fault.faulted:
+            fault.offset += offset
+            raise fault_error(fault, "read", path)
+        err = int(fault.sys_errno)
+        raise OSError(err, f"read: {os.strerror(err)}", path)
+    return ffi.unpack(out, size)  # type: ignore[no-any-return]

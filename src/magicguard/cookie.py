@@ -18,8 +18,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _lowlevel
 from ._lowlevel import Handle, decode
-from .errors import DatabaseError, LimitError
+from .errors import DatabaseError, FaultError, LimitError
 from .flags import PARAM_LIMITS, Flags, Param
+from .mapping import Mapping as _Mapping
 
 __all__ = ["Cookie", "Database", "StrPath", "Buffer"]
 
@@ -488,17 +489,45 @@ class Cookie:
         libmagic scans all of it (see ``Param.BYTES_MAX`` to bound a file's
         head instead).
 
+        A ``magicguard.Mapping`` is identified as ``file(1)`` identifies the
+        file: libmagic reads at most ``Param.BYTES_MAX`` bytes of its head, in
+        place, and (bundled build) reads through the Mapping's descriptor what
+        it reads through one for ``file(1)`` (ELF details, for one).
+
+        Every read runs inside magicguard's SIGBUS trap, guarding exactly
+        ``data``'s memory on this thread: if that memory faults (an ``mmap``
+        or Mapping of a file truncated meanwhile) the call raises
+        ``FaultError`` and the Cookie stays usable, rebuilt with the same
+        flags, params and database.
+
         Raises:
             TypeError: ``data`` is a ``str`` or has no buffer protocol.
-            LimitError: ``data`` is larger than ``max_size``.
+            LimitError: ``data`` (or the Mapping) is larger than ``max_size``.
+            FaultError: the memory faulted while being read.
+            ValueError: a closed Mapping.
             MagicError: libmagic failed.
         """
+        if isinstance(data, _Mapping):
+            _refuse_larger(len(data), self._max_size, "the Mapping", data.path)
+            with self._lock:
+                return decode(self._guarded(lambda handle: data._identify(handle)))
         contiguous = _contiguous(data)
         if self._max_size is not None:
             with memoryview(contiguous) as view:
                 _refuse_larger(view.nbytes, self._max_size, "the buffer")
         with self._lock:
-            return decode(self._live().buffer(contiguous))
+            return decode(self._guarded(lambda handle: handle.buffer(contiguous)))
+
+    def _guarded(self, call: Any) -> bytes:
+        """Run ``call(handle)``; after a fault inside libmagic (the shim then
+        closed the handle), rebuild before re-raising.  Caller holds the lock."""
+        handle = self._live()
+        try:
+            return call(handle)  # type: ignore[no-any-return]
+        except FaultError:
+            if handle.closed:
+                self._rebuild()
+            raise
 
     # -- flags and params --------------------------------------------------
 

@@ -12,7 +12,8 @@ import builtins
 import os
 from typing import Optional, Union
 
-__all__ = ["MagicError", "DatabaseError", "LimitError", "TimeoutError", "WorkerCrashed"]
+__all__ = ["MagicError", "DatabaseError", "FaultError", "LimitError", "LockError", "TimeoutError",
+           "WorkerCrashed"]
 
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -67,12 +68,14 @@ def _reduce(self: MagicError) -> tuple[object, ...]:
 
 
 class LimitError(MagicError):
-    """An input is larger than the ``max_size`` it was allowed; it was refused
-    before any of it was read.
+    """An input is larger than the limit it was allowed (a ``Sandbox``'s
+    ``max_size``: refused before any of it was read; ``Mapping.load``'s
+    ``max_bytes``: refused once more than that was read, nothing kept).
 
     Attributes (besides ``MagicError``'s):
-        size: the input's size in bytes.
-        limit: the ``max_size`` in force.
+        size: the input's size in bytes (of a stream, what was read before
+            it was refused: more than ``limit``).
+        limit: the limit in force.
     """
 
     def __init__(self, message: str, *, size: int, limit: int, path: Optional[str] = None) -> None:
@@ -129,3 +132,43 @@ class WorkerCrashed(MagicError):
         self.exitcode = exitcode
 
     __reduce__ = _reduce
+
+
+class FaultError(MagicError):
+    """The memory being read faulted: the mapped file shrank, or its storage
+    failed, while it was being read (a SIGBUS, trapped).
+
+    Raised by ``Cookie.buffer`` and by ``Mapping`` reads instead of letting
+    the process die.  The Cookie stays usable: libmagic was cut short, so
+    the Cookie rebuilt its handle with the same flags, params and database.
+
+    Attributes:
+        offset: the byte offset of the fault from the start of the buffer
+            (or, when the file was found shorter before reading, the file's
+            new size), or None when unknown.
+        si_code: the kernel's ``si_code`` for the fault (``BUS_ADRERR`` 2
+            for a page past the end of the file), 0 when no fault occurred
+            (the pre-check refused).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        offset: Optional[int] = None,
+        si_code: int = 0,
+        errno: int = 0,
+        function: Optional[str] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, errno=errno, function=function, path=path)
+        self.offset = offset
+        self.si_code = si_code
+
+
+# typeshed types OSError.errno as Optional[int], MagicError's as int; a
+# LockError always carries one (EWOULDBLOCK), so the int is the truth.
+class LockError(MagicError, BlockingIOError):  # type: ignore[misc]
+    """A file could not be locked because another holder's lock conflicts
+    (``Mapping.open(lock=True)`` never waits).  Also a ``BlockingIOError``."""
+
