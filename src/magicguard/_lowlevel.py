@@ -33,6 +33,10 @@ BUNDLED: bool = bool(lib.MG_BUNDLED)
 
 SIZE_MAX: int = (1 << (8 * ffi.sizeof("size_t"))) - 1
 
+#: The longest buffer libmagic identifies correctly in one piece: its
+#: softmagic offsets are 32-bit (see ``Handle.buffer``).
+MAGIC_BUFFER_LIMIT: int = 0xFFFFFFFF
+
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_data")
 BUNDLED_DATABASE = os.path.join(DATA_DIR, "magic.mgc")
 
@@ -154,10 +158,19 @@ class Handle:
         fault (an ``mmap`` of a file truncated meanwhile) raises
         ``FaultError``, and if libmagic was inside the call the handle is
         closed (``closed`` is then True: the owner rebuilds it).
+
+        libmagic's softmagic takes lengths and offsets as 32-bit values
+        (``mget``/``mcopy`` in src/softmagic.c), so a buffer of 4 GiB or more
+        gets wrong answers ("data", corrupt ELF lines).  Such a buffer is
+        identified by its first ``BYTES_MAX`` bytes instead, the head
+        ``file(1)`` reads of a file.
         """
         fault = ffi.new("mg_fault *")
         with ffi.from_buffer(data) as view:
-            ptr = lib.mg_buffer(self._ptr, view, len(view), fault)
+            length = len(view)
+            if length > MAGIC_BUFFER_LIMIT:
+                length = min(length, self.getparam(constant("MAGIC_PARAM_BYTES_MAX")))
+            ptr = lib.mg_buffer(self._ptr, view, length, fault)
             return self._guarded_result(ptr, fault, "magic_buffer", None)
 
     def mapping(self, address: int, length: int, fd: int, precheck: bool,

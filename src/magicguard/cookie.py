@@ -486,8 +486,11 @@ class Cookie:
         ``data`` is any object with the buffer protocol: bytes, bytearray,
         memoryview (sliced and multi-dimensional ones too: strided views are
         the one case that is copied), array.array, mmap.mmap, NumPy arrays.
-        libmagic scans all of it (see ``Param.BYTES_MAX`` to bound a file's
-        head instead).
+        libmagic scans all of it, as C's ``magic_buffer`` does -- except data
+        of 4 GiB or more, beyond libmagic's 32-bit offsets, which is
+        identified by its first ``Param.BYTES_MAX`` bytes, as ``file(1)``
+        reads a file.  Pass a slice (``memoryview(data)[:n]``) to bound the
+        work on large data yourself.
 
         A ``magicguard.Mapping`` is identified as ``file(1)`` identifies the
         file: libmagic reads at most ``Param.BYTES_MAX`` bytes of its head, in
