@@ -216,6 +216,16 @@ def test_doctor_main_exit_status(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     assert report["ok"] is False
 
 
+def test_doctor_main_ignores_the_callers_argv(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """main() with no arguments reads no options, whatever sys.argv holds
+    (the CLI calls it while its own --doctor is there)."""
+    monkeypatch.setattr(doctor, "_PROBE_CODE", "import sys; sys.exit(3)")
+    monkeypatch.setattr(sys, "argv", ["magicguard", "--doctor", "-b"])
+    assert doctor.main() == 1
+    assert json.loads(capsys.readouterr().out)["problems"][0] == "the probe process exited with status 3"
+
+
 def test_doctor_refuses_a_bad_timeout(capsys: pytest.CaptureFixture[str]) -> None:
     """--timeout must be a positive number: usage error, status 2."""
     with pytest.raises(SystemExit) as exc:

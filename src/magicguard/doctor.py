@@ -30,8 +30,8 @@ had)::
     probe               {"returncode", "stderr"} of the child process
     platform            system, release, machine, libc, Python
 
-``main()`` is what ``magicguard --doctor`` calls; ``python -m
-magicguard.doctor`` runs it too.
+``main()`` is what ``magicguard --doctor`` calls (with no arguments: it
+never reads ``sys.argv`` itself); ``python -m magicguard.doctor`` runs it too.
 """
 
 from __future__ import annotations
@@ -251,15 +251,17 @@ def diagnose(timeout: float = PROBE_TIMEOUT) -> dict[str, Any]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Print the doctor's JSON report; 0 when all is well, 1 when not.
 
-    Takes no options besides ``--timeout SECONDS`` (how long the probe may
-    run); ``magicguard --doctor`` calls ``main([])``.
+    Args:
+        argv: options, ``--timeout SECONDS`` (how long the probe may run) at
+            most.  None means none, *not* ``sys.argv``, so that the CLI can
+            call ``main()`` while its own ``--doctor`` is in ``sys.argv``.
     """
     parser = argparse.ArgumentParser(
         prog="python -m magicguard.doctor",
         description="Check this magicguard installation; print a JSON report.")
     parser.add_argument("--timeout", type=float, default=PROBE_TIMEOUT,
                         help=f"seconds the probe may take (default {PROBE_TIMEOUT:g})")
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else list(argv))
     if not args.timeout > 0:
         parser.error(f"--timeout must be positive, not {args.timeout}")
     report = diagnose(args.timeout)
@@ -273,4 +275,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
