@@ -72,14 +72,22 @@ _kwargs: dict[str, object] = {
     "extra_compile_args": _warnings(),
     "define_macros": [("MG_BUNDLED_BUILD", "0" if SYSTEM else "1")],
 }
+# dladdr (mg_libmagic_object) is in libdl before glibc 2.34 (the
+# manylinux_2_28 images); later glibcs keep an empty libdl for this.
+_libraries = ["dl"] if sys.platform.startswith("linux") else []
 if SYSTEM:
-    _kwargs["libraries"] = ["magic"]
+    _kwargs["libraries"] = ["magic", *_libraries]
 else:
     _built = build_libmagic.Built(build_libmagic.prefix_dir())
     # The include directory must come first so the bundled <magic.h> wins
     # over a system one.
     _kwargs["include_dirs"] = [str(_built.include_dir), str(CSRC)]
     _kwargs["extra_objects"] = [str(_built.static_lib)]
+    _kwargs["libraries"] = _libraries
+    _kwargs["define_macros"] = [
+        ("MG_BUNDLED_BUILD", "1"),
+        ("MG_DATABASE_FORMAT_BUILD", str(build_libmagic.DATABASE_FORMAT)),
+    ]
     if sys.platform == "darwin":
         _kwargs["extra_link_args"] = ["-Wl,-exported_symbol,_PyInit__native"]
     else:

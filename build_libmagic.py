@@ -47,6 +47,9 @@ VERSION = "5.46"
 TARBALL = f"file-{VERSION}.tar.gz"
 SHA256 = "c9cc77c7c560c543135edc555af609d5619dbef011997e988ce40a3d75d86088"
 SIZE = 1_312_892
+# The compiled-database format this libmagic writes and alone reads
+# (VERSIONNO in src/file.h); checked against the built magic.mgc.
+DATABASE_FORMAT = 20
 URLS = (
     f"https://astron.com/pub/file/{TARBALL}",
     f"https://deb.debian.org/debian/pool/main/f/file/file_{VERSION}.orig.tar.gz",
@@ -201,6 +204,20 @@ def find_tarball() -> Path:
     )
 
 
+def database_format(path: Path) -> int:
+    """The format version in a compiled magic database's header.
+
+    The header starts with two 32-bit words in the writer's byte order: the
+    magic number 0xF11E041C, then the format version (VERSIONNO).
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+    for order in ("little", "big"):
+        if len(head) == 8 and int.from_bytes(head[:4], order) == 0xF11E041C:
+            return int.from_bytes(head[4:8], order)
+    raise BuildError(f"{path}: not a compiled magic database (header {head.hex()})")
+
+
 def _apply_patches(src: Path) -> None:
     for name, old, new in _PATCHES:
         path = src / name
@@ -276,6 +293,10 @@ def ensure_built(verbose: bool = True) -> Built:
         _run(["make", f"-j{jobs}"], src, log, env)
         _run(["make", "check"], src, log, env)
         _run(["make", "install"], src, log, env)
+        got = database_format(built.database)
+        if got != DATABASE_FORMAT:
+            raise BuildError(f"{built.database}: database format {got}, but this build "
+                             f"pins DATABASE_FORMAT = {DATABASE_FORMAT} for file {VERSION}")
         _run([os.environ.get("AR", "ar"), "rs", str(built.static_lib), str(alloc_obj)], src, log, env)
         stamp.write_text(_stamp_text())
     finally:

@@ -18,6 +18,19 @@
 /* 1 when libmagic is the bundled static build, 0 for the system library. */
 static const int MG_BUNDLED = MG_BUNDLED_BUILD;
 
+/* MAGIC_VERSION of the <magic.h> compiled against, e.g. 546: the import
+ * compares it with magic_version() of the library actually linked. */
+static const int MG_HEADER_VERSION = MAGIC_VERSION;
+
+/* The format version (the second word of a compiled .mgc header) of the
+ * database built with the bundled libmagic, which that libmagic alone
+ * reads; 0 in the system build, whose database is the distribution's. */
+#ifdef MG_DATABASE_FORMAT_BUILD
+static const int MG_DATABASE_FORMAT = MG_DATABASE_FORMAT_BUILD;
+#else
+static const int MG_DATABASE_FORMAT = 0;
+#endif
+
 #ifdef MAGIC_NO_CHECK_SIMH              /* libmagic >= 5.45 */
 static const int MG_HAS_NO_CHECK_SIMH = 1;
 static const int MG_NO_CHECK_SIMH = MAGIC_NO_CHECK_SIMH;

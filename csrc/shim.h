@@ -14,4 +14,10 @@
  * through C stdio, which Python's own streams do not flush. */
 void mg_flush_stdio(void);
 
+/* The file name of the shared object that provides magic_version(), as the
+ * dynamic loader reports it (dladdr): this extension itself when libmagic
+ * is linked statically, the system libmagic otherwise.  NULL if dladdr
+ * cannot tell.  The string belongs to the loader; copy it. */
+const char *mg_libmagic_object(void);
+
 #endif

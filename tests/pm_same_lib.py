@@ -92,11 +92,15 @@ def load(workdir: Path) -> types.ModuleType:
     """python-magic 0.4.27 on magicguard's libmagic (see the module docstring).
 
     Raises LookupError when this environment cannot provide it (an installed
-    wheel away from its build tree, no C compiler).
+    wheel away from its build tree, no C compiler, no system libmagic for
+    python-magic's own import).
     """
     if ALIAS in sys.modules:
         return sys.modules[ALIAS]
-    import magic as installed
+    try:
+        import magic as installed
+    except ImportError as exc:  # it loads the system libmagic, absent under scripts/check-wheel
+        raise LookupError(f"python-magic does not import: {exc}") from exc
 
     if not magicguard.BUNDLED_LIBMAGIC:
         module = installed

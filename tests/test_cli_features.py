@@ -19,6 +19,7 @@ from typing import Iterator
 
 import pytest
 
+import magicguard
 from magicguard import cli, cli_engine
 from test_cli_parity import run_cli, run_reference
 
@@ -330,11 +331,12 @@ def test_console_script_and_module_agree(reference_file: str, corpus: list[str])
 
 
 def test_doctor_hook(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    """--doctor is reserved for the installation check (another issue); until
-    it exists it says so and fails."""
+    """--doctor runs the installation check (magicguard.doctor.main): its JSON
+    report on stdout, status 0 for this healthy installation."""
     status, out, err = run_cli(["--doctor"], capsysbinary)
-    assert (status, out) == (1, b"")
-    assert err == b"magicguard: --doctor is not available in this build\n"
+    report = json.loads(out)
+    assert (status, report["ok"], report["problems"], err) == (0, True, [], b"")
+    assert report["libmagic"]["build"] == ("bundled" if magicguard.BUNDLED_LIBMAGIC else "system")
 
 
 def test_failing_stdout(reference_file: str, corpus: list[str]) -> None:

@@ -12,7 +12,6 @@ set ``MAGICGUARD_FUZZ_EXAMPLES`` to run longer locally.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
 import pytest

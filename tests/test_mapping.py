@@ -25,7 +25,7 @@ import pytest
 
 import magicguard
 from conftest import run_python
-from magicguard import Cookie, FaultError, Flags, LimitError, LockError, MagicError, Mapping, Param
+from magicguard import Cookie, Flags, LimitError, LockError, MagicError, Mapping
 
 PDF = b"%PDF-1.7\n" + b"%" * 100 + b"\n"
 

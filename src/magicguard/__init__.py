@@ -23,7 +23,7 @@ from ._lowlevel import default_database_path
 from ._lowlevel import version as libmagic_version
 from .cookie import Cookie
 from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, WorkerCrashed
-from .errors import TimeoutError  # noqa: A004 - magicguard.TimeoutError; kept out of __all__
+from .errors import TimeoutError  # noqa: A004, F401 - magicguard.TimeoutError; kept out of __all__
 from .flags import Flags, Param
 from .mapping import Mapping
 from .pool import Pool

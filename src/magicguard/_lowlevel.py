@@ -263,6 +263,68 @@ class Handle:
         self._status(rc, f"magic_{action}", display, DatabaseError)
 
 
+def loaded_object() -> Optional[str]:
+    """Path of the shared object that provides libmagic, as the loader says.
+
+    ``dladdr(magic_version)``: the extension itself in the bundled build, the
+    system ``libmagic`` in the system build; None if the loader cannot tell.
+    """
+    ptr = lib.mg_libmagic_object()
+    return None if ptr == ffi.NULL else os.fsdecode(ffi.string(ptr))
+
+
+def database_format(path: str) -> Optional[int]:
+    """The format version in a compiled database's header, or None.
+
+    A compiled ``.mgc`` starts with the magic number 0xF11E041C and the
+    format version, two 32-bit words in the writer's byte order; None means
+    the file is shorter or starts otherwise (a magic source, say).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if len(head) == 8:
+        for order in ("little", "big"):
+            if int.from_bytes(head[:4], order) == 0xF11E041C:
+                return int.from_bytes(head[4:8], order)
+    return None
+
+
+def check_installation(database: str = BUNDLED_DATABASE) -> None:
+    """Refuse a libmagic and database that do not belong together.
+
+    Run at import.  The linked libmagic must be the one whose ``<magic.h>``
+    the extension was compiled against, and in the bundled build ``database``
+    must be a compiled database of the format that libmagic reads: loading
+    any other fails, after libmagic has printed dozens of warnings.
+
+    Raises:
+        ImportError: naming what does not match and how to repair it.
+    """
+    def version_text(v: int) -> str:
+        return "{}.{:02d}".format(*divmod(v, 100))
+
+    linked, header = version(), int(lib.MG_HEADER_VERSION)
+    repair = "reinstall magicguard (pip install --force-reinstall --no-cache-dir magicguard)"
+    if BUNDLED and linked != header:
+        raise ImportError(f"magicguard: the linked libmagic is {version_text(linked)} but the "
+                          f"extension was built for {version_text(header)}; {repair}")
+    if not BUNDLED:
+        return
+    expected = int(lib.MG_DATABASE_FORMAT)
+    try:
+        found = database_format(database)
+    except OSError as exc:
+        raise ImportError(f"magicguard: cannot read the bundled database {database}: "
+                          f"{exc.strerror or exc}; {repair}") from exc
+    if found != expected:
+        what = "is not a compiled magic database" if found is None else f"has format {found}"
+        raise ImportError(f"magicguard: the bundled database {database} {what}, but the bundled "
+                          f"libmagic {version_text(linked)} reads only format {expected}; {repair}")
+
+
 def default_database_path() -> Optional[str]:
     """The database ``Cookie()`` loads: the bundled file, or None (libmagic's default)."""
     return BUNDLED_DATABASE if BUNDLED else None
@@ -348,3 +410,6 @@ def read(address: int, size: int, path: Optional[str], offset: int) -> bytes:
         err = int(fault.sys_errno)
         raise OSError(err, f"read: {os.strerror(err)}", path)
     return ffi.unpack(out, size)  # type: ignore[no-any-return]
+
+
+check_installation()

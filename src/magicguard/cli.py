@@ -704,7 +704,7 @@ class _Run:
     def doctor(self) -> int:
         """--doctor: run the installation check, when this build has one."""
         try:
-            module = importlib.import_module("magicguard._doctor")
+            module = importlib.import_module("magicguard.doctor")
         except ImportError:
             self.warn("--doctor is not available in this build")
             return 1
