@@ -33,6 +33,13 @@ BUNDLED: bool = bool(lib.MG_BUNDLED)
 
 SIZE_MAX: int = (1 << (8 * ffi.sizeof("size_t"))) - 1
 
+# Looked up once: attribute access on cffi's lib and ffi is not free, and
+# Handle.buffer runs for every identification.
+_mg_buffer = lib.mg_buffer
+_from_buffer = ffi.from_buffer
+_string = ffi.string
+_NULL = ffi.NULL
+
 #: The longest buffer libmagic identifies correctly in one piece: its
 #: softmagic offsets are 32-bit (see ``Handle.buffer``).
 MAGIC_BUFFER_LIMIT: int = 0xFFFFFFFF
@@ -76,7 +83,7 @@ def decode(raw: bytes) -> str:
 class Handle:
     """An open ``magic_t``.  Not thread-safe: the owner serialises calls."""
 
-    __slots__ = ("_ptr", "_keepalive")
+    __slots__ = ("_ptr", "_keepalive", "_fault")
 
     def __init__(self, flags: int) -> None:
         with _PROCESS_LOCK:
@@ -88,6 +95,9 @@ class Handle:
         # Buffers handed to magic_load_buffers: libmagic reads them in place
         # for the cookie's whole life (MAP_TYPE_USER in src/apprentice.c).
         self._keepalive: list[Any] = []
+        # The fault report of guarded calls, allocated once: calls on a
+        # handle are serialised by its owner, and the callee zeroes it.
+        self._fault: Any = ffi.new("mg_fault *")
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -129,7 +139,7 @@ class Handle:
     def _result(self, ptr: Any, function: str, path: Optional[str]) -> bytes:
         if ptr == ffi.NULL:
             raise self._failure(function, path)
-        return bytes(ffi.string(ptr))
+        return ffi.string(ptr)  # type: ignore[no-any-return]
 
     def _status(self, rc: int, function: str, path: Optional[str], cls: type[MagicError]) -> None:
         if rc != 0:
@@ -165,13 +175,21 @@ class Handle:
         identified by its first ``BYTES_MAX`` bytes instead, the head
         ``file(1)`` reads of a file.
         """
-        fault = ffi.new("mg_fault *")
-        with ffi.from_buffer(data) as view:
-            length = len(view)
-            if length > MAGIC_BUFFER_LIMIT:
-                length = min(length, self.getparam(constant("MAGIC_PARAM_BYTES_MAX")))
-            ptr = lib.mg_buffer(self._ptr, view, length, fault)
-            return self._guarded_result(ptr, fault, "magic_buffer", None)
+        # The hot path of every identification: kept to what must run.
+        # ``view`` holds the buffer export until this frame drops it: on
+        # CPython that is deterministic (reference counting), and cheaper
+        # than the context-manager protocol on every call.
+        # A bytes object goes to C as is: cffi passes a pointer to its own
+        # storage for the call (no copy, and bytes cannot change size).
+        fault = self._fault
+        view = data if type(data) is bytes else _from_buffer(data)
+        length = len(view)
+        if length > MAGIC_BUFFER_LIMIT:
+            length = min(length, self.getparam(constant("MAGIC_PARAM_BYTES_MAX")))
+        ptr = _mg_buffer(self._ptr, view, length, fault)
+        if ptr != _NULL:  # an answer: no fault, no error
+            return _string(ptr)  # type: ignore[no-any-return]
+        return self._guarded_result(ptr, fault, "magic_buffer", None)
 
     def mapping(self, address: int, length: int, fd: int, precheck: bool,
                 path: Optional[str]) -> bytes:

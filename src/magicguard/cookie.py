@@ -37,6 +37,8 @@ Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
 _MAGICNO_LE = (0xF11E041C).to_bytes(4, "little")
 _MAGICNO_BE = (0xF11E041C).to_bytes(4, "big")
 
+_CLOSED = "I/O operation on closed Cookie"
+
 _ALL_FLAGS = 0
 for _flag in Flags:
     _ALL_FLAGS |= _flag.value
@@ -308,7 +310,7 @@ class Cookie:
     def _live(self) -> Handle:
         handle = self._handle
         if handle is None:
-            raise ValueError("I/O operation on closed Cookie")
+            raise ValueError(_CLOSED)
         return handle
 
     # -- lifecycle ---------------------------------------------------------
@@ -510,16 +512,28 @@ class Cookie:
             ValueError: a closed Mapping.
             MagicError: libmagic failed.
         """
-        if isinstance(data, _Mapping):
+        if type(data) is bytes:  # the common case: always contiguous
+            contiguous: Any = data
+        elif isinstance(data, _Mapping):
             _refuse_larger(len(data), self._max_size, "the Mapping", data.path)
             with self._lock:
                 return decode(self._guarded(lambda handle: data._identify(handle)))
-        contiguous = _contiguous(data)
+        else:
+            contiguous = _contiguous(data)
         if self._max_size is not None:
             with memoryview(contiguous) as view:
                 _refuse_larger(view.nbytes, self._max_size, "the buffer")
         with self._lock:
-            return decode(self._guarded(lambda handle: handle.buffer(contiguous)))
+            handle = self._handle
+            if handle is None:
+                raise ValueError(_CLOSED)
+            try:
+                raw = handle.buffer(contiguous)
+            except FaultError:
+                if handle.closed:  # libmagic was cut short: rebuild it
+                    self._rebuild()
+                raise
+        return raw.decode("utf-8", "surrogateescape")
 
     def _guarded(self, call: Any) -> bytes:
         """Run ``call(handle)``; after a fault inside libmagic (the shim then
