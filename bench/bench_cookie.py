@@ -12,13 +12,20 @@ time per call, and the report gives medians over rounds and their ratios:
 
 "added" is a binding's cost per call over raw C of its own libmagic.
 
-Run:  python bench/bench_cookie.py [--rounds 15] [--corpus 400]
+Wall time on a shared 2-core machine cannot resolve a few per cent, so the
+PNG-header case is also counted in instructions with valgrind's callgrind,
+which is repeatable whatever else runs: each program runs twice with
+different call counts, and the difference divided by the extra calls is the
+cost of one call, start-up cancelled (PYTHONHASHSEED fixed).
+
+Run:  python bench/bench_cookie.py [--rounds 15] [--corpus 400] [--no-instructions]
 """
 
 from __future__ import annotations
 
 import argparse
 from importlib.metadata import version
+import shutil
 import statistics
 import sys
 import tempfile
@@ -66,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--corpus", type=int, default=400, help="corpus files for the file case")
+    parser.add_argument("--no-instructions", action="store_true",
+                        help="skip the callgrind instruction counts")
     opts = parser.parse_args(argv)
 
     import magic as python_magic  # python-magic 0.4.27, the test extra
@@ -100,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             rows["python-magic"].append(per_call(pm.from_buffer, items))
         report(f"buffer: {name}", rows)
 
+    if not opts.no_instructions and shutil.which("valgrind"):
+        instruction_counts(tmp, raw, raw_system, database)
+
     paths = build_corpus(opts.corpus)
     rows = {k: [] for k in ("raw C (bundled)", "magicguard", "raw C (system)", "python-magic")}
     for _ in range(max(3, opts.rounds // 3)):
@@ -111,6 +123,62 @@ def main(argv: list[str] | None = None) -> int:
         rows["python-magic"].append(per_call(pm.from_file, paths))
     report(f"file: {len(paths)} real files (corpus)", rows)
     return 0
+
+
+_PY_LOOP = """
+import sys
+data = open(sys.argv[2], "rb").read()
+n = int(sys.argv[3])
+if sys.argv[1] == "magicguard":
+    import magicguard
+    fn = magicguard.Cookie().buffer
+else:
+    import magic
+    fn = magic.Magic().from_buffer
+fn(data)
+for _ in range(n):
+    fn(data)
+"""
+
+
+def _callgrind(args: list[str]) -> int:
+    """Instructions executed by ``args`` under callgrind."""
+    import os
+    import re
+    import subprocess
+
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
+                         capture_output=True, text=True, env=env, check=True).stderr
+    return int(re.search(r"Collected : (\d+)", out).group(1))  # type: ignore[union-attr]
+
+
+def instruction_counts(tmp: Path, raw: Path, raw_system: Path, database: str | None) -> None:
+    """Instructions per Cookie.buffer call on the PNG header, against a C loop
+    of magic_buffer on the same libmagic; python-magic against its own."""
+    path = tmp / "png"
+    path.write_bytes(PNG_HEADER)
+    low, high = 100, 400
+
+    def per_call(make: Callable[[int], list[str]]) -> float:
+        return (_callgrind(make(high)) - _callgrind(make(low))) / (high - low)
+
+    def c_loop(exe: Path, db: str | None) -> Callable[[int], list[str]]:
+        return lambda n: [str(exe), "-r", "1", "-w", "0", *(["-d", db] if db else []), *[str(path)] * n]
+
+    def py_loop(which: str) -> Callable[[int], list[str]]:
+        return lambda n: [sys.executable, "-c", _PY_LOOP, which, str(path), str(n)]
+
+    raw_c = per_call(c_loop(raw, database))
+    ours = per_call(py_loop("magicguard"))
+    raw_c_system = per_call(c_loop(raw_system, None))
+    theirs = per_call(py_loop("python-magic"))
+    print("\nbuffer: PNG header, 64 B: instructions per call (callgrind)")
+    print(f"  raw C (bundled)      {raw_c:12,.0f}")
+    print(f"  magicguard           {ours:12,.0f}   {ours / raw_c:.4f}x raw C, added {ours - raw_c:+,.0f}")
+    print(f"  raw C (system)       {raw_c_system:12,.0f}")
+    print(f"  python-magic         {theirs:12,.0f}   {theirs / raw_c_system:.4f}x raw C, "
+          f"added {theirs - raw_c_system:+,.0f}")
 
 
 def run_raw_result(exe: Path, path: Path, database: str | None) -> str:
