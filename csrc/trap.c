@@ -760,3 +760,16 @@ mg_test_handler_installed(void)
         return -1;
     return mg_is_ours(&cur);
 }
+
+int
+mg_trap_status(int *installed, int *on_top)
+{
+    struct sigaction cur;
+
+    /* mg_prev is published when our handler goes on top and never reset. */
+    *installed = atomic_load(&mg_prev) != NULL;
+    if (sigaction(SIGBUS, NULL, &cur) != 0)
+        return -1;
+    *on_top = mg_is_ours(&cur);
+    return 0;
+}

@@ -78,4 +78,13 @@ int mg_test_touch(const void *guard_base, size_t guard_len, const void *touch,
 /* 1 if our handler is the current SIGBUS action, 0 if not, -1 on error. */
 int mg_test_handler_installed(void);
 
+/*
+ * For diagnostics (magicguard --doctor): *installed is 1 once our handler
+ * has been installed in this process (it is, lazily, at the first guarded
+ * call), *on_top is 1 if it is the current SIGBUS action (someone may have
+ * replaced it since; the next guarded call puts it back). 0, or -1 if
+ * sigaction failed.
+ */
+int mg_trap_status(int *installed, int *on_top);
+
 #endif

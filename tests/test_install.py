@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import magicguard
+from conftest import run_python
 from magicguard import _lowlevel, doctor
 
 MAGICNO = 0xF11E041C
@@ -146,8 +147,7 @@ def test_doctor_reports_this_installation() -> None:
     assert report["sample"]["identified"] is True
     assert report["sample"]["buffer"] == "PDF document, version 1.7"
     assert report["sample"]["file"].startswith("ELF" if sys.platform.startswith("linux") else "Mach-O")
-    for key in ("installed", "on_top"):
-        assert report["sigbus_trap"][key] in (True, "unknown")
+    assert report["sigbus_trap"] == {"installed": True, "on_top": True}
     assert report["probe"]["returncode"] == 0
     assert report["platform"]["system"] == platform.system()
     assert report["platform"]["machine"] == platform.machine()
@@ -232,3 +232,24 @@ def test_doctor_refuses_a_bad_timeout(capsys: pytest.CaptureFixture[str]) -> Non
         doctor.main(["--timeout", "0"])
     assert exc.value.code == 2
     assert "--timeout must be positive, not 0.0" in capsys.readouterr().err
+
+
+def test_sigbus_handler_status_follows_the_handler() -> None:
+    """Not installed before the first guarded call; installed and on top
+    after it; not on top once someone resets SIGBUS (until the next guarded
+    call puts it back).  In a child: the test changes a signal action."""
+    code = """
+import signal, magicguard
+from magicguard import _lowlevel
+print(_lowlevel.sigbus_handler_status())
+magicguard.from_buffer(b"x")
+print(_lowlevel.sigbus_handler_status())
+signal.signal(signal.SIGBUS, signal.SIG_DFL)
+print(_lowlevel.sigbus_handler_status())
+magicguard.from_buffer(b"x")
+print(_lowlevel.sigbus_handler_status())
+"""
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:4] == ["(False, False)", "(True, True)", "(True, False)",
+                                         "(True, True)"]

@@ -369,6 +369,17 @@ def last_errno() -> int:
 # -- the SIGBUS trap outside libmagic: mappings and guarded reads -----------
 
 
+def sigbus_handler_status() -> tuple[bool, bool]:
+    """(installed, on top): whether magicguard's SIGBUS handler has been
+    installed in this process, and whether it is the current action."""
+    installed = ffi.new("int *")
+    on_top = ffi.new("int *")
+    if lib.mg_trap_status(installed, on_top) != 0:
+        err = ffi.errno
+        raise OSError(err, f"sigaction(SIGBUS): {os.strerror(err)}")
+    return bool(installed[0]), bool(on_top[0])
+
+
 def fault_error(fault: Any, function: str, path: Optional[str]) -> FaultError:
     """The ``FaultError`` for an ``mg_fault`` that reports a fault."""
     where = path if path is not None else "memory"

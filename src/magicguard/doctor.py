@@ -121,16 +121,13 @@ def probe() -> None:
     facts["sample"] = sample
 
     # The SIGBUS trap (docs/safety.md) is asked after the guarded calls
-    # above, which install its handler.  Until _lowlevel offers the query,
-    # the answer is "unknown".
-    status = getattr(_lowlevel, "sigbus_handler_status", None)
+    # above, which install its handler.
     trap: dict[str, Any] = {"installed": _UNKNOWN, "on_top": _UNKNOWN}
-    if callable(status):
-        try:
-            installed, on_top = status()
-            trap = {"installed": bool(installed), "on_top": bool(on_top)}
-        except Exception as exc:  # reported, not raised
-            trap["error"] = _error_text(exc)
+    try:
+        installed, on_top = _lowlevel.sigbus_handler_status()
+        trap = {"installed": installed, "on_top": on_top}
+    except Exception as exc:  # reported, not raised
+        trap["error"] = _error_text(exc)
     facts["sigbus_trap"] = trap
     print(json.dumps(facts), flush=True)
 
