@@ -116,3 +116,30 @@ def test_buffer_over_4_gib_is_identified_by_its_head(tmp_path: Path) -> None:
     assert answer.startswith("ELF 64-bit LSB")
     assert elapsed < 5
     assert grown_kib < 64 << 10  # far below the 4 GiB a full scan would touch
+
+
+
+def test_failed_call_releases_the_buffer(tmp_path: Path) -> None:
+    """When a call fails, the exception (and its traceback) must not keep the
+    buffer exported: the caller can close its mmap while still holding the
+    error.  The failure is a real one -- an mmap of a file truncated before
+    identification -- so the check runs in a child process."""
+    from conftest import run_python
+
+    path = tmp_path / "data"
+    path.write_bytes(b"hello world\n" * 4096)
+    code = f"""
+import mmap, os, magicguard
+with open({str(path)!r}, "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+os.truncate({str(path)!r}, 0)
+try:
+    magicguard.Cookie().buffer(m)
+except magicguard.FaultError as exc:
+    error = exc
+    m.close()
+    print("closed", m.closed, type(error).__name__)
+"""
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "closed True FaultError"

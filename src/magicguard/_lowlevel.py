@@ -38,6 +38,7 @@ SIZE_MAX: int = (1 << (8 * ffi.sizeof("size_t"))) - 1
 _mg_buffer = lib.mg_buffer
 _from_buffer = ffi.from_buffer
 _string = ffi.string
+_release = ffi.release
 _NULL = ffi.NULL
 
 #: The longest buffer libmagic identifies correctly in one piece: its
@@ -176,20 +177,24 @@ class Handle:
         ``file(1)`` reads of a file.
         """
         # The hot path of every identification: kept to what must run.
-        # ``view`` holds the buffer export until this frame drops it: on
-        # CPython that is deterministic (reference counting), and cheaper
-        # than the context-manager protocol on every call.
         # A bytes object goes to C as is: cffi passes a pointer to its own
         # storage for the call (no copy, and bytes cannot change size).
+        # Anything else is exported for the call and released on every
+        # path, an exception's included (its traceback would otherwise keep
+        # the export alive, and the owner could not close an mmap).
         fault = self._fault
         view = data if type(data) is bytes else _from_buffer(data)
-        length = len(view)
-        if length > MAGIC_BUFFER_LIMIT:
-            length = min(length, self.getparam(constant("MAGIC_PARAM_BYTES_MAX")))
-        ptr = _mg_buffer(self._ptr, view, length, fault)
-        if ptr != _NULL:  # an answer: no fault, no error
-            return _string(ptr)  # type: ignore[no-any-return]
-        return self._guarded_result(ptr, fault, "magic_buffer", None)
+        try:
+            length = len(view)
+            if length > MAGIC_BUFFER_LIMIT:
+                length = min(length, self.getparam(constant("MAGIC_PARAM_BYTES_MAX")))
+            ptr = _mg_buffer(self._ptr, view, length, fault)
+            if ptr != _NULL:  # an answer: no fault, no error
+                return _string(ptr)  # type: ignore[no-any-return]
+            return self._guarded_result(ptr, fault, "magic_buffer", None)
+        finally:
+            if view is not data:
+                _release(view)
 
     def mapping(self, address: int, length: int, fd: int, precheck: bool,
                 path: Optional[str]) -> bytes:
