@@ -70,6 +70,7 @@ import functools
 import importlib
 import os
 import queue
+import threading
 from typing import (
     Any,
     AsyncGenerator,
@@ -578,3 +579,29 @@ async def _aiter(items: Union[Iterable[Item], AsyncIterable[Item]]) -> AsyncGene
     else:
         for item in items:
             yield item
+
+
+def cancel_queued(work_queue: queue.SimpleQueue[Any]) -> None:
+    """Cancel the future of every item waiting in a worker queue, keeping the
+    stop signals (``None``) queued.  The caller holds the lock that guards
+    additions to the queue."""
+    kept = 0
+    while True:
+        try:
+            work = work_queue.get_nowait()
+        except queue.Empty:
+            break
+        if work is None:
+            kept += 1
+        else:
+            work[0].cancel()
+    for _ in range(kept):
+        work_queue.put(None)
+
+
+def join_others(threads: Iterable[threading.Thread]) -> None:
+    """Join every thread but the calling one (a worker may close its pool)."""
+    current = threading.current_thread()
+    for thread in threads:
+        if thread is not current:
+            thread.join()

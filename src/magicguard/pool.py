@@ -15,7 +15,7 @@ import threading
 import weakref
 from typing import Any, Mapping, Optional, Union
 
-from ._batch import BatchIdentifier, Future, Item, Kind, identify_with
+from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, identify_with, join_others
 from .cookie import Cookie, Database
 from .flags import Flags, Param
 
@@ -127,7 +127,7 @@ class _Workers:
             self.closed = True
             if first:
                 if cancel_pending:
-                    self.drain()
+                    cancel_queued(self.queue)
                 for _ in self.threads:
                     self.queue.put(None)
             spare, self.spare = self.spare, []
@@ -135,27 +135,9 @@ class _Workers:
             cookie.close()
 
     def join(self) -> None:
-        current = threading.current_thread()
         with self.lock:
             threads = list(self.threads)
-        for thread in threads:
-            if thread is not current:
-                thread.join()
-
-    def drain(self) -> None:
-        """Cancel every queued item (caller holds the lock: nothing is added)."""
-        kept = 0
-        while True:
-            try:
-                work = self.queue.get_nowait()
-            except queue.Empty:
-                break
-            if work is None:
-                kept += 1
-            else:
-                work[0].cancel()
-        for _ in range(kept):
-            self.queue.put(None)
+        join_others(threads)
 
 
 class Pool(BatchIdentifier):

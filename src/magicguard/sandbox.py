@@ -54,7 +54,7 @@ import weakref
 from typing import Any, Mapping, Optional, Union
 
 from . import _sandbox_worker as proto
-from ._batch import BatchIdentifier, Future, Item, Kind
+from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, join_others
 from ._lowlevel import decode
 from .cookie import Cookie, Database, _check_max_size, _contiguous, _fspath, _refuse_larger
 from .errors import DatabaseError, MagicError, TimeoutError, WorkerCrashed
@@ -639,32 +639,16 @@ class _Core:
             segment.close()
 
     def shutdown(self, cancel_pending: bool = False) -> None:
-        import queue
-
         with self.lock:
             first = not self.closed
             self.closed = True
             if first:
                 if cancel_pending:
-                    kept = 0
-                    while True:
-                        try:
-                            work = self.queue.get_nowait()
-                        except queue.Empty:
-                            break
-                        if work is None:
-                            kept += 1
-                        else:
-                            work[0].cancel()
-                    for _ in range(kept):
-                        self.queue.put(None)
+                    cancel_queued(self.queue)
                 for _ in self.threads:
                     self.queue.put(None)
             threads = list(self.threads)
-        current = threading.current_thread()
-        for thread in threads:
-            if thread is not current:
-                thread.join()
+        join_others(threads)
         if not threads:
             for slot in range(self.size):
                 self.release(slot)
