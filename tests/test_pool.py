@@ -675,3 +675,24 @@ def test_a_mapping_is_data(pool2: Pool, tmp_path: Path) -> None:
     with mapping_module.Mapping.open(target) as mapping:
         assert classify(mapping) is Kind.DATA
         assert pool2.identify(mapping) == magicguard.Cookie().buffer(mapping)
+
+
+def test_max_size_refuses_larger_items_and_the_batch_goes_on(tmp_path: Path) -> None:
+    """Pool(max_size=) gives each worker's Cookie the limit: a larger item
+    fails alone with LimitError, unread; the limit survives pickling."""
+    import pickle
+
+    from magicguard import LimitError
+
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 2048)
+    with Pool(2, max_size=1024) as pool:
+        results = list(pool.map([b"%PDF-1.7\n", b"y" * 4096, str(big), b"GIF89a"], errors="return"))
+        assert results[0].value == "PDF document, version 1.7"
+        assert isinstance(results[1].error, LimitError) and results[1].error.size == 4096
+        assert isinstance(results[2].error, LimitError) and results[2].error.path == str(big)
+        assert results[3].ok
+        clone = pickle.loads(pickle.dumps(pool))
+    with clone:
+        with pytest.raises(LimitError):
+            clone.identify(b"z" * 2000)

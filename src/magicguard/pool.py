@@ -146,8 +146,9 @@ class Pool(BatchIdentifier):
     Args:
         workers: how many threads (and Cookies); ``None`` means
             ``default_workers()``, the CPUs this process may use.
-        flags, database, params: as for ``Cookie``; every worker's Cookie is
-            built from them.  They are checked here, by building the first
+        flags, database, params, max_size: as for ``Cookie``; every worker's
+            Cookie is built from them (``max_size``: larger inputs fail with
+            ``LimitError``, unread, and the rest of the batch goes on).  They are checked here, by building the first
             worker's Cookie: a bad database raises ``DatabaseError`` now, not
             on the first item.
 
@@ -172,6 +173,7 @@ class Pool(BatchIdentifier):
         flags: Union[Flags, int] = Flags.NONE,
         database: Database = None,
         params: Optional[Mapping[Param, int]] = None,
+        max_size: Optional[int] = None,
     ) -> None:
         if workers is not None:
             if isinstance(workers, bool) or not isinstance(workers, int):
@@ -179,7 +181,7 @@ class Pool(BatchIdentifier):
             if workers < 1:
                 raise ValueError(f"workers must be at least 1, got {workers}")
         self._workers_arg = workers
-        first = Cookie(flags, database, params)
+        first = Cookie(flags, database, params, max_size=max_size)
         self._state = _Workers(default_workers() if workers is None else workers, first)
         # A Pool dropped without close(): its threads get their stop signal
         # (they hold only the state, never the Pool, so it can be collected).
