@@ -605,3 +605,29 @@ def join_others(threads: Iterable[threading.Thread]) -> None:
     for thread in threads:
         if thread is not current:
             thread.join()
+
+
+def serve(work_queue: queue.SimpleQueue[Any], identify: Callable[[Kind, Item], str],
+          after_each: Optional[Callable[[], None]] = None) -> None:
+    """A worker thread's loop: answer queued ``(future, kind, item)`` until a
+    stop signal (``None``).  A cancelled future is skipped; an exception
+    becomes the future's.  Each item is dropped before ``after_each`` runs,
+    so the caller may reuse its buffer as soon as its future is done."""
+    get = work_queue.get
+    while True:
+        work = get()
+        if work is None:
+            return
+        fut, kind, item = work
+        del work
+        if fut.set_running_or_notify_cancel():
+            try:
+                result = identify(kind, item)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                del exc
+            else:
+                fut.set_result(result)
+        del fut, item
+        if after_each is not None:
+            after_each()

@@ -103,6 +103,22 @@ def _check_max_size(max_size: object) -> Optional[int]:
     return max_size
 
 
+def _check_descriptor(number: int, max_size: Optional[int]) -> os.stat_result:
+    """Validate a descriptor before libmagic reads it: open, not a directory,
+    and (a regular file) within ``max_size``.  Returns its ``fstat``."""
+    if number < 0:
+        raise ValueError(f"descriptor must be a non-negative int, got {number}")
+    try:
+        st = os.fstat(number)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror}: descriptor {number}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, f"Is a directory: descriptor {number}")
+    if stat.S_ISREG(st.st_mode):
+        _refuse_larger(st.st_size, max_size, f"descriptor {number}")
+    return st
+
+
 def _refuse_larger(size: int, max_size: Optional[int], what: str, path: Optional[str] = None) -> None:
     """Raise ``LimitError`` when an input of ``size`` bytes exceeds ``max_size``."""
     if max_size is not None and size > max_size:
@@ -446,16 +462,7 @@ class Cookie:
             number = fd.fileno()
         else:
             raise TypeError(f"descriptor() takes an int or a file object, not {type(fd).__name__}")
-        if number < 0:
-            raise ValueError(f"descriptor must be a non-negative int, got {number}")
-        try:
-            st = os.fstat(number)
-        except OSError as exc:
-            raise OSError(exc.errno, f"{exc.strerror}: descriptor {number}") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(21, f"Is a directory: descriptor {number}")
-        if stat.S_ISREG(st.st_mode):
-            _refuse_larger(st.st_size, self._max_size, f"descriptor {number}")
+        _check_descriptor(number, self._max_size)
         with self._lock:
             handle = self._live()
             restore = self._align_offset(fileobj, number)

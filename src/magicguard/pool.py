@@ -15,7 +15,8 @@ import threading
 import weakref
 from typing import Any, Mapping, Optional, Union
 
-from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, identify_with, join_others
+from ._batch import (BatchIdentifier, Future, Item, Kind, cancel_queued, identify_with, join_others,
+                     serve)
 from .cookie import Cookie, Database
 from .flags import Flags, Param
 
@@ -92,29 +93,20 @@ class _Workers:
     def work(self) -> None:
         _current.workers = self
         cookie: Optional[Cookie] = None
-        get = self.queue.get
         lock = self.lock
+
+        def identify(kind: Kind, item: Item) -> str:
+            nonlocal cookie
+            if cookie is None:  # built on the first item, kept for the rest
+                cookie = self.cookie()
+            return identify_with(cookie, kind, item)
+
+        def idle() -> None:
+            with lock:
+                self.idle += 1
+
         try:
-            while True:
-                work = get()
-                if work is None:
-                    return
-                fut, kind, item = work
-                del work
-                if fut.set_running_or_notify_cancel():
-                    try:
-                        if cookie is None:
-                            cookie = self.cookie()
-                        result = identify_with(cookie, kind, item)
-                    except BaseException as exc:
-                        fut.set_exception(exc)
-                        del exc
-                    else:
-                        fut.set_result(result)
-                # Drop the item before idling: the caller may reuse its buffer.
-                del fut, item
-                with lock:
-                    self.idle += 1
+            serve(self.queue, identify, idle)
         finally:
             if cookie is not None:
                 cookie.close()

@@ -39,6 +39,7 @@ import array
 import errno as errno_module
 import json
 import mmap
+import functools
 import os
 import pickle
 import select
@@ -54,9 +55,10 @@ import weakref
 from typing import Any, Mapping, Optional, Union
 
 from . import _sandbox_worker as proto
-from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, join_others
+from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, join_others, serve
 from ._lowlevel import decode
-from .cookie import Cookie, Database, _check_max_size, _contiguous, _fspath, _refuse_larger
+from .cookie import (Cookie, Database, _check_descriptor, _check_max_size, _contiguous, _fspath,
+                     _refuse_larger)
 from .errors import DatabaseError, MagicError, TimeoutError, WorkerCrashed
 from .flags import Flags, Param
 from .pool import default_workers
@@ -507,16 +509,7 @@ class _Core:
             except io.UnsupportedOperation:
                 raise TypeError(f"{type(item).__name__} has no descriptor; pass its contents "
                                 f"with .getbuffer() instead") from None
-        if number < 0:
-            raise ValueError(f"descriptor must be a non-negative int, got {number}")
-        try:
-            st = os.fstat(number)
-        except OSError as exc:
-            raise OSError(exc.errno, f"{exc.strerror}: descriptor {number}") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(21, f"Is a directory: descriptor {number}")
-        if stat.S_ISREG(st.st_mode):
-            _refuse_larger(st.st_size, self.max_size, f"descriptor {number}")
+        _check_descriptor(number, self.max_size)
         try:
             before: Optional[int] = os.lseek(number, 0, os.SEEK_CUR)
         except OSError:
@@ -609,23 +602,8 @@ class _Core:
     # -- threads -------------------------------------------------------------------
 
     def run(self, slot: int) -> None:
-        get = self.queue.get
         try:
-            while True:
-                work = get()
-                if work is None:
-                    return
-                fut, kind, item = work
-                del work
-                if fut.set_running_or_notify_cancel():
-                    try:
-                        result = self.identify(slot, kind, item)
-                    except BaseException as exc:
-                        fut.set_exception(exc)
-                        del exc
-                    else:
-                        fut.set_result(result)
-                del fut, item
+            serve(self.queue, functools.partial(self.identify, slot))
         finally:
             self.release(slot)
 
