@@ -89,7 +89,7 @@ from typing import (
     overload,
 )
 
-from .cookie import Cookie
+from .cookie import Cookie, _is_buffer
 
 __all__ = ["Kind", "Item", "Result", "ErrorMode", "BatchIdentifier", "classify", "identify_with"]
 
@@ -131,11 +131,7 @@ def _has_buffer(item: object) -> bool:
     mapping = _mapping_class()
     if mapping is not None and isinstance(item, mapping):
         return True
-    try:
-        memoryview(item)  # type: ignore[arg-type]
-    except TypeError:
-        return False
-    return True
+    return _is_buffer(item)
 
 
 def _check_kind(kind: Union[Kind, str, None]) -> Optional[Kind]:
