@@ -519,15 +519,15 @@ class Cookie:
             ValueError: a closed Mapping.
             MagicError: libmagic failed.
         """
+        mapping: Optional[_Mapping] = None
         if type(data) is bytes:  # the common case: always contiguous
             contiguous: Any = data
         elif isinstance(data, _Mapping):
-            _refuse_larger(len(data), self._max_size, "the Mapping", data.path)
-            with self._lock:
-                return decode(self._guarded(lambda handle: data._identify(handle)))
+            mapping = data
+            _refuse_larger(len(mapping), self._max_size, "the Mapping", mapping.path)
         else:
             contiguous = _contiguous(data)
-        if self._max_size is not None:
+        if mapping is None and self._max_size is not None:
             with memoryview(contiguous) as view:
                 _refuse_larger(view.nbytes, self._max_size, "the buffer")
         with self._lock:
@@ -535,23 +535,12 @@ class Cookie:
             if handle is None:
                 raise ValueError(_CLOSED)
             try:
-                raw = handle.buffer(contiguous)
+                raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
             except FaultError:
                 if handle.closed:  # libmagic was cut short: rebuild it
                     self._rebuild()
                 raise
         return raw.decode("utf-8", "surrogateescape")
-
-    def _guarded(self, call: Any) -> bytes:
-        """Run ``call(handle)``; after a fault inside libmagic (the shim then
-        closed the handle), rebuild before re-raising.  Caller holds the lock."""
-        handle = self._live()
-        try:
-            return call(handle)  # type: ignore[no-any-return]
-        except FaultError:
-            if handle.closed:
-                self._rebuild()
-            raise
 
     # -- flags and params --------------------------------------------------
 
