@@ -5,9 +5,12 @@ database as the extension: in the bundled build, the one ``build_libmagic``
 left in ``build/libmagic/<key>/bin/file``; in the system build, ``file`` on
 ``$PATH`` when its version matches the linked libmagic.
 
-The corpus is built at test time from this machine's system directories,
-stratified by (extension, first bytes) so that every kind of file present is
-represented rather than thousands of one kind.  Nothing binary is checked in.
+The corpus is ``tests/corpus/files/``: about two hundred small files of
+over a hundred MIME types, written by ``scripts/make-corpus`` and checked in,
+so every machine tests the same files.  ``MAGICGUARD_HOST_CORPUS=1`` adds an
+extra sweep over this machine's system directories, stratified by
+(extension, first bytes) so that every kind of file present is represented
+rather than thousands of one kind.
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ import magicguard
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-#: Where the corpus comes from, walked in this order.
+#: The checked-in corpus (scripts/make-corpus writes it).
+CORPUS_DIR = ROOT / "tests" / "corpus" / "files"
+#: Set to 1 to add files from the host's system directories to the corpus.
+HOST_CORPUS_ENV = "MAGICGUARD_HOST_CORPUS"
+
+#: Where the host sweep comes from, walked in this order.
 CORPUS_DIRS = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/share", "/etc", "/usr/include", "/var/lib")
 #: Files looked at in each directory before choosing (bounds the walk on big
 #: systems and keeps one huge directory from crowding out the others).
@@ -112,8 +120,14 @@ def _walk(top: str) -> Iterator[str]:
             yield os.path.join(dirpath, name)
 
 
+def checked_in_corpus() -> list[str]:
+    """The files of ``tests/corpus/files/``, sorted, as absolute paths."""
+    return sorted(str(p) for p in CORPUS_DIR.iterdir() if p.is_file())
+
+
 def build_corpus(limit: int = CORPUS_SIZE) -> list[str]:
-    """Real regular files from system directories, stratified by type."""
+    """Real regular files from system directories, stratified by type (the
+    optional host sweep)."""
     strata: dict[tuple[str, bytes], list[str]] = {}
     for top in CORPUS_DIRS:
         scanned = 0
@@ -152,9 +166,15 @@ def build_corpus(limit: int = CORPUS_SIZE) -> list[str]:
 
 @pytest.fixture(scope="session")
 def corpus() -> list[str]:
-    """Several hundred real files of many types (see ``build_corpus``)."""
-    files = build_corpus()
-    assert len(files) >= 200, f"only {len(files)} corpus files found on this machine"
+    """The checked-in corpus (about two hundred files of many types), plus
+    several hundred of this machine's files when ``MAGICGUARD_HOST_CORPUS=1``
+    (see ``build_corpus``)."""
+    files = checked_in_corpus()
+    assert len(files) >= 200, f"only {len(files)} files in {CORPUS_DIR}: run scripts/make-corpus"
+    if os.environ.get(HOST_CORPUS_ENV, "") not in ("", "0"):
+        host = build_corpus()
+        assert len(host) >= 200, f"only {len(host)} corpus files found on this machine"
+        files += host
     return files
 
 
