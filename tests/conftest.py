@@ -103,13 +103,15 @@ def file_brief(reference: str, path: str | os.PathLike[str], *options: str) -> s
 
 
 def file_brief_many(reference: str, paths: list[str], *options: str) -> list[str]:
-    """``file -b`` for many paths in one process (one line each: NUL-free names
-    are asked for with -0-less output, so results must not contain newlines;
-    libmagic escapes them)."""
+    """``file -b`` for many paths in one process (one line each: libmagic
+    escapes newlines, except with -r in a few answers, such as a Mach-O
+    universal binary's; then each path is asked for in a process of its own)."""
     out = run_file(reference, "-b", "-N", *options, "--", *paths).stdout
     lines = out.decode("utf-8", "surrogateescape").split("\n")
     assert lines[-1] == ""
-    assert len(lines) - 1 == len(paths), "file(1) printed an unexpected number of lines"
+    if len(lines) - 1 != len(paths):
+        assert "-r" in options, "file(1) printed an unexpected number of lines"
+        return [file_brief(reference, path, *options) for path in paths]
     return lines[:-1]
 
 
