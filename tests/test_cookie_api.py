@@ -23,9 +23,13 @@ def test_helpers_match_cookie() -> None:
     """from_file/from_buffer answer as a default Cookie, MIME with mime=True."""
     assert magicguard.from_buffer(PDF) == "PDF document, version 1.7"
     assert magicguard.from_buffer(PDF, mime=True) == "application/pdf"
+    # A PIE executable of the checked-in corpus (an ELF file on every
+    # platform, unlike /bin/ls, which is Mach-O on macOS).
+    pie = Path(__file__).parent / "corpus" / "files" / "elf-pie"
     with Cookie() as cookie:
+        assert magicguard.from_file(pie) == cookie.file(pie)
         assert magicguard.from_file("/bin/ls") == cookie.file("/bin/ls")
-    assert magicguard.from_file("/bin/ls", mime=True) == "application/x-pie-executable"
+    assert magicguard.from_file(pie, mime=True) == "application/x-pie-executable"
 
 
 def test_version_and_package_version() -> None:
