@@ -92,7 +92,7 @@ def run_file(reference: str, *args: str | os.PathLike[str], stdin: Optional[byte
     """Run the reference file(1) with a clean environment (no $MAGIC, C locale)."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAGIC", "POSIXLY_CORRECT")}
     env["LC_ALL"] = "C"
-    return subprocess.run([reference, *map(os.fspath, args)], input=stdin, capture_output=True,
+    return subprocess.run([reference, *(os.fspath(a) for a in args)], input=stdin, capture_output=True,
                           env=env, timeout=120)
 
 
