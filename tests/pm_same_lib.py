@@ -27,7 +27,7 @@ import subprocess
 import sys
 import types
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, cast
 
 import magicguard
 from magicguard import _lowlevel
@@ -112,8 +112,9 @@ def load(workdir: Path) -> types.ModuleType:
         if not filecmp.cmp(database, _lowlevel.BUNDLED_DATABASE, shallow=False):
             raise LookupError(f"{database} differs from the bundled database")
         module = _import_with_library(_shared_from_static(prefix, workdir))
-    if module.version() != magicguard.libmagic_version():
-        raise LookupError(f"python-magic loads libmagic {module.version()}, "
+    loaded: int = cast(Callable[[], int], module.version)()  # python-magic leaves it unannotated
+    if loaded != magicguard.libmagic_version():
+        raise LookupError(f"python-magic loads libmagic {loaded}, "
                           f"magicguard {magicguard.libmagic_version()}")
     sys.modules[ALIAS] = module
     return module

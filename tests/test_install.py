@@ -253,3 +253,23 @@ print(_lowlevel.sigbus_handler_status())
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:4] == ["(False, False)", "(True, True)", "(True, False)",
                                          "(True, True)"]
+
+
+def test_library_and_cli_run_without_rich() -> None:
+    """rich is the [cli] extra's, for the progress bar only: with it absent,
+    the library imports, the command identifies, and the progress path (on a
+    terminal stderr) passes the answers through with no bar."""
+    proc = run_python('''
+import sys
+sys.modules["rich"] = None  # any "import rich..." now raises ImportError
+import magicguard
+from magicguard import cli
+assert magicguard.from_buffer(b"%PDF-1.7\\n") == "PDF document, version 1.7"
+cli._is_tty = lambda stream: stream is sys.stderr
+assert list(cli._with_progress(iter(["a", "b"]), 2)) == ["a", "b"]
+status = cli.main(["-b", sys.executable])
+assert status == 0, status
+assert not any(name == "rich" or name.startswith("rich.") for name in sys.modules if sys.modules[name])
+''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() != "" and proc.stderr == ""

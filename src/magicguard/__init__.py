@@ -21,15 +21,15 @@ from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
 from ._lowlevel import version as libmagic_version
+from ._version import __version__
 from .cookie import Cookie
 from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, WorkerCrashed
-from .errors import TimeoutError  # noqa: A004, F401 - magicguard.TimeoutError; kept out of __all__
+from .errors import TimeoutError as TimeoutError  # noqa: A004 - "as": re-exported for mypy, kept out of __all__
 from .flags import Flags, Param
 from .mapping import Mapping
 from .pool import Pool
 from .sandbox import UNTRUSTED_PARAMS, Sandbox
 
-__version__ = "0.1.0"
 
 __all__ = [
     "BUNDLED_LIBMAGIC",

@@ -776,20 +776,24 @@ def _with_progress(results: Iterator[Result], total: Optional[int]) -> Iterator[
 
     Only when standard error is a terminal and standard output is not (on a
     terminal the answers themselves show the progress, and a bar would be
-    torn by them).
+    torn by them), and rich is installed (``magicguard[cli]``).
     """
     if not _is_tty(sys.stderr) or _is_tty(sys.stdout):
         yield from results
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    try:  # rich comes with the [cli] extra; without it, no bar
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+    except ImportError:
+        yield from results
+        return
 
     console = Console(file=sys.stderr)
     columns = [SpinnerColumn(), TextColumn("identifying"), BarColumn()]

@@ -1,0 +1,4 @@
+@echo off
+rem a batch file
+set X=1
+echo %X%

@@ -1,0 +1,4 @@
+;; a lisp file
+(defun square (x)
+  (* x x))
+(print (square 3))

@@ -1,0 +1,7 @@
+#ifndef HEADER_H
+#define HEADER_H
+
+typedef struct { int a; } thing;
+extern int f(thing *);
+
+#endif

@@ -1,0 +1,7 @@
+package Corpus::Thing;
+use strict;
+use warnings;
+
+sub new { my $class = shift; return bless {}, $class; }
+
+1;

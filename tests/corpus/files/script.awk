@@ -1,0 +1,3 @@
+#!/usr/bin/awk -f
+{ total += $1 }
+END { print total }

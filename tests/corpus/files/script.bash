@@ -1,0 +1,3 @@
+#!/bin/bash
+declare -a xs=(1 2 3)
+for x in "${xs[@]}"; do echo "$x"; done

@@ -1,0 +1,3 @@
+dnl an m4 file
+define(`HELLO', `world')dnl
+HELLO

@@ -1,0 +1,5 @@
+#!/bin/sh
+set -e
+for f in "$@"; do
+    echo "$f"
+done

@@ -1,0 +1,3 @@
+#!/usr/bin/tclsh
+set x 1
+puts "x is $x"
