@@ -209,7 +209,8 @@ class _Engine:
             from .pool import Pool
 
             self.identifiers = [Pool(flags=f) for f in self.flag_sets]
-            self.head_size = self.identifiers[0]._cookies()[0].getparam(Param.BYTES_MAX)
+            # Pool workers use libmagic's default params, as a fresh Cookie has them.
+            self.head_size = self._cookies()[0].getparam(Param.BYTES_MAX)
         else:
             self.head_size = self._cookies()[0].getparam(Param.BYTES_MAX)
 
