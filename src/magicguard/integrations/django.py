@@ -37,8 +37,10 @@ class UploadValidator:
             ``deny=``, ``max_size=``, ``extension_must_match=``, ...).
             Neither: ``Policy()``.
 
-    Raises ``ValidationError`` (one error per reason, each with the finding's
-    code) when the verdict refuses the file.  The verdict of the last call is
+    Raises ``ValidationError`` when the verdict refuses the file: one error
+    per reason, its code the finding's (``extension_mismatch``,
+    ``multiple_formats``, ...) or ``refused_by_policy`` for a type that
+    ``allow``/``deny`` keep out.  The verdict of the last call is
     not kept: use ``magicguard.inspect`` directly to show it.
     """
 
@@ -70,8 +72,14 @@ class UploadValidator:
         verdict = self.verdict(value)
         if verdict.allowed:
             return
+        # One error per reason: a refusing finding under its own code (extension_mismatch,
+        # ...), a type outside allow/deny as refused_by_policy.
+        refusing = self.policy.refusing
         errors = [ValidationError("%(reason)s", code=f.code, params={"reason": f.message})
-                  for f in verdict.findings if f.code == "refused_by_policy"]
+                  for f in verdict.findings if f.code in refusing]
+        errors += [ValidationError("%(reason)s", code=f.code, params={"reason": f.message})
+                   for f in verdict.findings
+                   if f.code == "refused_by_policy" and not f.message.startswith("refused: ")]
         raise ValidationError(errors or [ValidationError("refused by the upload policy",
                                                          code="refused_by_policy")])
 

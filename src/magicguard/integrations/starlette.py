@@ -86,6 +86,7 @@ def upload_guard(field: str = "file", policy: Optional[Policy] = None, *,
     """
     from fastapi import File
     from fastapi import HTTPException as FastAPIHTTPException
+    from fastapi import UploadFile as FastAPIUploadFile  # FastAPI's own, which it validates
 
     if policy is not None and settings:
         raise TypeError("give either policy= or the policy's settings as keywords, not both")
@@ -103,7 +104,7 @@ def upload_guard(field: str = "file", policy: Optional[Policy] = None, *,
         return CheckedUpload(upload, verdict)
 
     parameter = _pyinspect.Parameter(field, _pyinspect.Parameter.KEYWORD_ONLY,
-                                     default=File(...), annotation=UploadFile)
+                                     default=File(...), annotation=FastAPIUploadFile)
     setattr(dependency, "__signature__", _pyinspect.Signature([parameter],
                                                              return_annotation=CheckedUpload))
     return dependency
