@@ -112,6 +112,7 @@ LABELS: dict[str, str] = {
     "application/x-python-code": "pyc",
     "text/x-shellscript": "shell",
     "application/x-sh": "shell",
+    "text/x-sh": "shell",
     "text/x-php": "php",
     "application/x-php": "php",
     "application/x-httpd-php": "php",
