@@ -266,3 +266,31 @@ def test_isolation_gives_the_same_verdict(isolation: str) -> None:
     local = inspect(data, filename="cat.jpg")
     v = inspect(data, filename="cat.jpg", policy=Policy(isolation=isolation, timeout=30))  # type: ignore[arg-type]
     assert v.to_dict() == local.to_dict()
+
+
+def test_hostile_repetitions_cost_bounded_time() -> None:
+    """7 MiB of fake ZIP headers, PDF headers and PHP openers: one verdict, quickly."""
+    import time
+
+    data = b"\xff\xd8\xff\xe0" + (b"PK\x03\x04\xff\xff%PDF-1.1<?PhP<script>" * 300_000)
+    t = time.perf_counter()
+    v = inspect(data, filename="x.jpg")
+    assert time.perf_counter() - t < 10
+    assert "script_content" in v.codes
+
+
+def test_random_bytes_never_break_a_verdict() -> None:
+    """Whatever the bytes and the name, inspect returns a Verdict (hypothesis)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.binary(max_size=2048), st.sampled_from(["a.png", "b.zip", "c", "d.txt", None]),
+           st.sampled_from([None, "image/png", "text/plain", "application/octet-stream"]))
+    def check(data: bytes, name: "str | None", declared: "str | None") -> None:
+        for blob in (data, b"PK\x03\x04" + data, data + b"PK\x05\x06" + bytes(18)):
+            v = inspect(blob, filename=name, declared_type=declared)
+            assert isinstance(v.allowed, bool) and v.size == len(blob)
+            json.dumps(v.to_dict())
+
+    check()

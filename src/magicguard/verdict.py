@@ -295,6 +295,8 @@ _GENERIC_DECLARED = frozenset({"", "application/octet-stream", "binary/octet-str
                                "application/unknown", "application/x-unknown"})
 #: How many ZIP entries are read, at most, to refine a zip's type.
 _MAX_ZIP_NAMES = 256
+#: How many "PK\3\4" candidates past the start are checked, at most, for a real header.
+_MAX_PROBES = 64
 
 
 class _Data:
@@ -412,8 +414,14 @@ def _plausible_local_header(region: bytes, at: int) -> bool:
     return len(name) == nlen and all(32 <= b < 127 or b >= 128 for b in name)
 
 
-def _find_all(region: bytes, pattern: "re.Pattern[bytes]", base: int) -> list[int]:
-    return [base + m.start() for m in pattern.finditer(region)]
+def _first(d: _Data, pattern: "re.Pattern[bytes]", skip_start: bool = False) -> Optional[int]:
+    """The input offset of the first match of ``pattern`` in the bytes read (past
+    offset 0 with ``skip_start``); one linear scan, no list of every match."""
+    for region, base in d.regions():
+        m = pattern.search(region, 1 if skip_start and base == 0 else 0)
+        if m is not None:
+            return base + m.start()
+    return None
 
 
 def _extension(name: Optional[str]) -> str:
@@ -518,9 +526,12 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
             if offset > 0 or label not in _labels.ZIP_FAMILY:
                 formats.append(Format("zip", offset, "zip end-of-central-directory record"))
         else:
+            # Bounded: a hostile file full of "PK\3\4" costs at most _MAX_PROBES checks.
+            probes = 0
             for region, base in d.regions():
                 at = region.find(_ZIP_LOCAL, 1 if base == 0 else 0)
-                while at >= 0:
+                while at >= 0 and probes < _MAX_PROBES:
+                    probes += 1
                     if _plausible_local_header(region, at):
                         formats.append(Format("zip", base + at, "zip local file header"))
                         break
@@ -529,9 +540,9 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
                     continue
                 break
         if label != "pdf":
-            pdf_at = [o for o in _find_all(d.head, _PDF_HEADER, 0) if o > 0]
-            if pdf_at and d.has_end and b"%%EOF" in d.end[-2048:]:
-                formats.append(Format("pdf", pdf_at[0], "PDF header and %%EOF trailer"))
+            pdf_at = _PDF_HEADER.search(d.head, 1)
+            if pdf_at is not None and d.has_end and b"%%EOF" in d.end[-2048:]:
+                formats.append(Format("pdf", pdf_at.start(), "PDF header and %%EOF trailer"))
         for sig, sig_label in _SIGNATURES:
             if sig_label == label:
                 continue
@@ -541,20 +552,20 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
                     formats.append(Format(sig_label, base + at, f"{sig_label} signature"))
                     break
         if label != "php":
-            php_at = [o for r, b in d.regions() for o in _find_all(r, _PHP, b)]
-            if php_at:
-                where = f"a PHP block at offset {php_at[0]}"
+            php_at = _first(d, _PHP)
+            if php_at is not None:
                 if binary or label in ("html", "svg", "xml"):
-                    formats.append(Format("php", php_at[0], "<?php"))
-                findings.append(Finding("script_content", f"{where} inside {label} content",
-                                        php_at[0]))
+                    formats.append(Format("php", php_at, "<?php"))
+                findings.append(Finding("script_content",
+                                        f"a PHP block at offset {php_at} inside {label} content",
+                                        php_at))
         if binary or label in ("svg", "xml"):
-            tag_at = [o for r, b in d.regions() for o in _find_all(r, _SCRIPT_TAG, b)]
-            if tag_at:
+            tag_at = _first(d, _SCRIPT_TAG)
+            if tag_at is not None:
                 if binary:
-                    formats.append(Format("html", tag_at[0], "<script> tag"))
+                    formats.append(Format("html", tag_at, "<script> tag"))
                 findings.append(Finding("script_content", f"an HTML <script> tag at offset "
-                                        f"{tag_at[0]} inside {label} content", tag_at[0]))
+                                        f"{tag_at} inside {label} content", tag_at))
     seen = set()
     unique = []
     for fmt in formats:
