@@ -99,8 +99,8 @@ def main() -> None:
     print(f"files: {len(cases)} ({args.per_kind} per correctly named kind); "
           f"magicguard libmagic {mg_version}, python-magic over the system libmagic {pm_version}; "
           f"reference head {args.head} bytes")
-    print(f"| kind | n | magicguard | python-magic + mimetypes (MIME strings) | "
-          f"same, compared by label |")
+    print("| kind | n | magicguard | python-magic + mimetypes (MIME strings) | "
+          "same, compared by label |")
     print("|---|---:|---:|---:|---:|")
     total = [0, 0, 0, 0]
 
