@@ -111,3 +111,26 @@ def test_upload_guard_arguments() -> None:
         upload_guard("not a name")
     with pytest.raises(TypeError, match="not both"):
         upload_guard("f", Policy(), allow=["x"])
+
+
+def test_verify_upload_reads_only_the_head_and_tail() -> None:
+    """On a 64 MiB UploadFile the check reads the head (7 MiB) and the tail (64 KiB), no more."""
+    import asyncio
+
+    from starlette.datastructures import Headers, UploadFile
+
+    class Counting(io.BytesIO):
+        read_bytes = 0
+
+        def read(self, n: "int | None" = -1) -> bytes:
+            data = super().read(n)
+            Counting.read_bytes += len(data)
+            return data
+
+    png = corpus.png(random.Random(4))
+    big = Counting(png[:-12] + bytes(64 << 20) + png[-12:])
+    upload = UploadFile(big, filename="big.png", headers=Headers({"content-type": "image/png"}))
+    verdict = asyncio.run(verify_upload(upload))
+    assert verdict.label == "png" and verdict.allowed and verdict.size == len(big.getvalue())
+    assert Counting.read_bytes <= (7 << 20) + (65 << 10)
+    assert big.tell() == 0
