@@ -209,3 +209,16 @@ def test_sync_inspect_refuses_async_sources() -> None:
     with pytest.raises(TypeError, match="use magicguard.ainspect"):
         inspect(agen)
     asyncio.run(agen.aclose())
+
+
+def test_over_limit_file_still_shows_its_trailing_zip(tmp_path: Any) -> None:
+    """A path over max_size is refused, and its head and tail are still judged."""
+    path = os.path.join(tmp_path, "big.jpg")
+    with open(path, "wb") as f:
+        f.write(_polyglot())
+    v = inspect(path, policy=Policy(max_size=10))
+    assert {"too_large", "multiple_formats"} <= v.codes
+    # A stream cut at max_size has no known end: no claim about its tail.
+    data = _polyglot()
+    v = inspect(iter([data[:20], data[20:]]), policy=Policy(max_size=10))
+    assert "too_large" in v.codes and "multiple_formats" not in v.codes

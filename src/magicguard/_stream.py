@@ -49,6 +49,8 @@ class Sample:
             it can seek, its tail) is still read, so a verdict names its type; a
             stream that cannot seek is not read past ``max_size + 1`` bytes.
         position_restored: a seekable stream was put back where it was.
+        at_end: ``tail`` ends where the input ends (False for a stream whose
+            reading stopped at ``max_size``).
     """
 
     head: bytes
@@ -57,6 +59,7 @@ class Sample:
     size: int
     over_limit: bool = False
     position_restored: bool = False
+    at_end: bool = True
 
 
 class _Collector:
@@ -102,7 +105,7 @@ class _Collector:
 
     def result(self) -> Sample:
         return Sample(bytes(self.head), bytes(self.tail), self.size - len(self.tail), self.size,
-                      over_limit=self.over)
+                      over_limit=self.over, at_end=not self.over)
 
 
 def source_name(source: object) -> Optional[str]:

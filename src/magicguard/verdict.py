@@ -308,7 +308,7 @@ class _Data:
         self.tail_offset = s.tail_offset
         self.size = s.size
         # Whether the input's end is among the bytes read.
-        self.has_end = not s.over_limit or len(s.head) + len(s.tail) >= s.size
+        self.has_end = s.at_end
 
     @property
     def end(self) -> bytes:
