@@ -210,23 +210,29 @@ class _Engine:
 
             self.identifiers = [Pool(flags=f) for f in self.flag_sets]
             # Pool workers use libmagic's default params, as a fresh Cookie has them.
-            self.head_size = self._cookies()[0].getparam(Param.BYTES_MAX)
+            self.head_size = self._cookie().getparam(Param.BYTES_MAX)
         else:
-            self.head_size = self._cookies()[0].getparam(Param.BYTES_MAX)
+            self.head_size = self._cookie().getparam(Param.BYTES_MAX)
 
-    def _cookies(self) -> list[Any]:
-        cookies: Optional[list[Any]] = getattr(self.local, "cookies", None)
-        if cookies is None:
+    def _cookie(self) -> Any:
+        """This thread's Cookie: one per thread, its flags switched per call (each
+        Cookie compiles libmagic's regexes as it meets them: one, not four)."""
+        cookie: Any = getattr(self.local, "cookie", None)
+        if cookie is None:
             from .cookie import Cookie
 
-            cookies = [Cookie(f) for f in self.flag_sets]
-            self.local.cookies = cookies
-        return cookies
+            cookie = self.local.cookie = Cookie()
+        return cookie
 
     def identify(self, data: bytes, how_many: int = 4) -> list[str]:
         """libmagic's answers for ``data``: MIME, description, extensions, every match."""
         if self.isolation == "none":
-            return [c.buffer(data) for c in self._cookies()[:how_many]]
+            cookie = self._cookie()
+            answers = []
+            for flags in self.flag_sets[:how_many]:
+                cookie.flags = flags
+                answers.append(cookie.buffer(data))
+            return answers
         futures = [ident.submit(data) for ident in self.identifiers[:how_many]]
         try:
             return [fut.result(self.timeout) for fut in futures]
