@@ -37,8 +37,9 @@ tail = z.getvalue()
 # The zip's directory offsets are relative to its own start: fine appended anywhere.
 zero = bytes(CHUNK)
 
-def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def rss():  # ru_maxrss: KiB on Linux, bytes on macOS
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 def chunks():
     yield head
