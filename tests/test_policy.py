@@ -129,3 +129,12 @@ def test_from_toml_errors_name_the_file(tmp_path: Any) -> None:
 def test_process_isolation_with_timeout_judges_in_a_sandbox() -> None:
     v = inspect(PNG, filename="a.png", policy=Policy(isolation="process", timeout=30))
     assert v.label == "png" and v.allowed
+
+
+def test_thread_isolation_timeout_raises_timeout_error() -> None:
+    """Past the policy's timeout the caller stops waiting: a builtin TimeoutError."""
+    text = (b"plain words in a line of text, " * 40 + b"\n") * 6000  # ~7 MiB of text
+    with pytest.raises(TimeoutError, match=r"longer than the policy's timeout=1e-06s"):
+        inspect(text, policy=Policy(isolation="thread", timeout=1e-6))
+    # The engine stays usable for the next verdict.
+    assert inspect(PNG, policy=Policy(isolation="thread", timeout=1e-6 * 1e7)).label == "png"
