@@ -31,10 +31,33 @@ from .pool import Pool
 from .sandbox import UNTRUSTED_PARAMS, Sandbox
 
 
+# -- upload verdicts (issue 16), imported on first use ------------------------
+_LAZY = {
+    "inspect": ".verdict",
+    "ainspect": ".verdict",
+    "Verdict": ".verdict",
+    "Finding": ".verdict",
+    "Policy": ".policy",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import the upload-verdict names on first use, so ``import magicguard`` stays light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'magicguard' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+# -- end of upload verdicts ---------------------------------------------------
+
 __all__ = [
     "BUNDLED_LIBMAGIC",
     "Cookie",
     "DatabaseError",
+    "Finding",
     "FaultError",
     "Flags",
     "Kind",
@@ -43,14 +66,18 @@ __all__ = [
     "MagicError",
     "Mapping",
     "Param",
+    "Policy",
     "Pool",
     "Result",
     "Sandbox",
     "UNTRUSTED_PARAMS",
+    "Verdict",
     "WorkerCrashed",
     "__version__",
+    "ainspect",
     "default_database_path",
     "from_buffer",
     "from_file",
+    "inspect",
     "libmagic_version",
 ]

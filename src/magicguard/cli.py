@@ -826,6 +826,12 @@ def _quiet_stdout() -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     """Run ``magicguard`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     words = [os.fsencode(a) for a in (sys.argv[1:] if argv is None else argv)]
+    # -- upload verdicts (issue 16): `magicguard --check ...` runs cli_check --
+    if b"--check" in words[:words.index(b"--") if b"--" in words else len(words)]:
+        from .cli_check import main as check_main
+
+        return check_main([os.fsdecode(w) for w in words])
+    # -- end of upload verdicts ------------------------------------------------
     try:
         return _Run(words).run()
     except _Exit as stop:
