@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator
 
 import pytest
 
@@ -158,7 +158,7 @@ class AsyncSeekable(AsyncReader):
         return self.f.tell()
 
 
-async def _aiter(data: bytes) -> AsyncIterator[bytes]:
+async def _aiter(data: bytes) -> AsyncGenerator[bytes, None]:
     for i in range(0, len(data), 1000):
         yield data[i:i + 1000]
 

@@ -16,6 +16,8 @@ for its batches), ``Sandbox`` (the same in worker processes, with limits;
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._batch import Kind, Result
 from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
@@ -32,6 +34,10 @@ from .sandbox import UNTRUSTED_PARAMS, Sandbox
 
 
 # -- upload verdicts (issue 16), imported on first use ------------------------
+if TYPE_CHECKING:  # the type checker sees the real names; runtime imports them lazily
+    from .policy import Policy
+    from .verdict import Finding, Verdict, ainspect, inspect
+
 _LAZY = {
     "inspect": ".verdict",
     "ainspect": ".verdict",

@@ -26,7 +26,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterable, Literal, Mapping, Optional, Union
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 __all__ = ["Policy", "Isolation", "FINDING_CODES", "DEFAULT_REFUSING"]
 
@@ -123,15 +123,22 @@ class Policy:
         TypeError, ValueError: a bad field (named in the message).
     """
 
-    allow: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
-    max_size: Optional[int] = None
+    allow: Sequence[str] = ()
+    deny: Sequence[str] = ()
+    max_size: Union[int, str, None] = None
     extension_must_match: bool = True
     declared_type_must_match: bool = True
     allow_multiple_formats: bool = False
-    refuse: tuple[str, ...] = ()
+    refuse: Sequence[str] = ()
     isolation: Isolation = "none"
     timeout: Optional[float] = field(default=None)
+
+    @property
+    def size_limit(self) -> Optional[int]:
+        """``max_size`` in bytes (a string such as ``"5 MiB"`` is converted
+        when the policy is made), or None for no limit."""
+        assert not isinstance(self.max_size, str)  # __post_init__ converted it
+        return self.max_size
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -649,9 +649,9 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
     # -- the policy ------------------------------------------------------------
     allowed = True
     refusals: list[Finding] = []
-    if s.over_limit and policy.max_size is not None:
-        findings.append(Finding("too_large", f"{s.size} bytes{'+' if s.size > policy.max_size else ''}"
-                                f" is more than max_size={policy.max_size}"))
+    if s.over_limit and policy.size_limit is not None:
+        findings.append(Finding("too_large", f"{s.size} bytes{'+' if s.size > policy.size_limit else ''}"
+                                f" is more than max_size={policy.size_limit}"))
     ok, type_reasons = policy.allows_type(mime_type, label)
     reasons.extend(type_reasons)
     if not ok:
@@ -702,7 +702,7 @@ def inspect(source: Any, *, filename: Optional[str] = None, declared_type: Optio
             ``magicguard.Mapping``, a descriptor, a binary file-like object
             (read from its current position, which is restored when it can
             seek) or an iterable of bytes chunks (read to its end, or to
-            ``policy.max_size``, keeping only the head and the last 64 KiB).
+            ``policy.size_limit``, keeping only the head and the last 64 KiB).
         filename: the name the uploader gave (default: the path, or the
             object's ``filename``/``name``); its extension is checked.
         declared_type: the Content-Type the uploader declared (default: the
@@ -722,7 +722,7 @@ def inspect(source: Any, *, filename: Optional[str] = None, declared_type: Optio
     """
     name, declared, policy = _prepare(source, filename, declared_type, policy)
     engine = _engine(policy)
-    s = sample(source, engine.head_size, policy.max_size)
+    s = sample(source, engine.head_size, policy.size_limit)
     return _judge(s, engine, name, declared, policy)
 
 
@@ -749,9 +749,9 @@ async def ainspect(source: Any, *, filename: Optional[str] = None,
             inspect, inner_file, filename=name, declared_type=declared, policy=policy)
         return await loop.run_in_executor(None, call)
     if is_async_source(source):
-        s = await asample(source, engine.head_size, policy.max_size)
+        s = await asample(source, engine.head_size, policy.size_limit)
     else:
-        s = await loop.run_in_executor(None, sample, source, engine.head_size, policy.max_size)
+        s = await loop.run_in_executor(None, sample, source, engine.head_size, policy.size_limit)
     judge = functools.partial(_judge, s, engine, name, declared, policy)
     return await loop.run_in_executor(None, judge)
 
