@@ -482,10 +482,16 @@ class _Run:
             return
         flags = self.flags
         mime_flags = None
+        lenient_flags = None
         if self.json:
+            # MAGIC_ERROR, so that a file that cannot be stat'ed is an error;
+            # without -E a dangling link is asked again without it, to be
+            # described as in text mode (see Worker.identify).
+            if not flags & Flags.ERROR:
+                lenient_flags = flags
             flags |= int(Flags.ERROR)
             mime_flags = (flags & ~int(Flags.NODESC)) | int(Flags.MIME)
-        settings = Settings(flags, self.database(), mime_flags=mime_flags)
+        settings = Settings(flags, self.database(), mime_flags=mime_flags, lenient_flags=lenient_flags)
         try:
             handle = _lowlevel.Handle(flags)
         except MagicError as exc:
@@ -541,7 +547,9 @@ class _Run:
         if count is not None and not self.recursive:
             jobs = min(jobs, count)  # no idle threads (each loads a database)
         pairs = ((settings, item) for item in items)
-        results: Iterator[Result] = identify_all(pairs, jobs, self.worker)
+        # -n: each answer out as soon as it is known, not per batch.
+        batch_size = 1 if self.no_buffer else 8
+        results: Iterator[Result] = identify_all(pairs, jobs, self.worker, batch_size)
         long_work = self.recursive or (count or 0) >= PROGRESS_MIN_INPUTS
         if self.progress and long_work and not streaming:
             results = _with_progress(results, None if self.recursive else count)
@@ -596,9 +604,21 @@ class _Run:
         except MagicError as exc:
             self.warn("Can't create magic", exc.errno or 0)
             return 1
+        paths = self.magic_file
+        if paths is None and not os.environ.get("MAGIC"):
+            default = _lowlevel.default_database_path()
+            if default is not None:
+                if self.action == "compile":
+                    # libmagic's compiled-in default names the build tree;
+                    # a wheel ships the compiled database only.
+                    handle.close()
+                    self.warn("-C needs -m <magic source>: this installation has only "
+                              f"the compiled database {default}")
+                    return 1
+                paths = os.fsencode(default)
         sys.stdout.flush()
         try:
-            handle.database_action(self.action, self.magic_file, None)
+            handle.database_action(self.action, paths, None)
         except MagicError:
             self.warn(handle.error() or "(null)")
             return 1
@@ -614,7 +634,10 @@ class _Run:
             path = _lowlevel.getpath()
         else:
             path = _lowlevel.default_database_path() or _lowlevel.getpath()
-        text = f"{PROG}-{self.version // 100}.{self.version % 100:02d}\nmagic file from {path}\n"
+        from . import __version__
+
+        libmagic = f"{self.version // 100}.{self.version % 100:02d}"
+        text = f"{PROG}-{__version__} (libmagic {libmagic})\nmagic file from {path}\n"
         _stdout().write(text.encode("utf-8", "surrogateescape"))
         _stdout().flush()
 
@@ -819,6 +842,38 @@ def _quiet_stdout() -> None:
         os.close(devnull)
 
 
+def _interrupted(exit_now: bool) -> None:
+    """After Ctrl-C: flush what was printed, then, when run as the command
+    (``exit_now``) and a worker thread is still inside libmagic, leave at
+    once with status 130 instead of waiting for it.
+
+    A second Ctrl-C kills the process (the default action) at any point.
+    The flush itself runs on a helper thread and is given a short time: a
+    reader that stopped reading must not hold the exit up either.
+    """
+    import signal
+    import threading
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    except ValueError:  # pragma: no cover - not the main thread
+        pass
+
+    def flush() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    helper = threading.Thread(target=flush, name="magicguard-flush", daemon=True)
+    helper.start()
+    helper.join(0.2)
+    if exit_now and (helper.is_alive() or threading.active_count() > 1):
+        os._exit(130)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run ``magicguard`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     words = [os.fsencode(a) for a in (sys.argv[1:] if argv is None else argv)]
@@ -830,6 +885,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         _quiet_stdout()
         return errno.EPIPE
     except KeyboardInterrupt:
+        _interrupted(argv is None)
         return 130
     except OSError as exc:
         # Standard output failed (EBADF when closed, ENOSPC, EIO): file(1)
