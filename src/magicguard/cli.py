@@ -11,11 +11,13 @@ Beyond file(1):
 
 ``--json``
     One JSON object per input, one per line, in input order, written as the
-    answers arrive.  Keys (always all present): ``name``, ``description``,
-    ``mime_type``, ``encoding``, ``error`` (null unless libmagic failed for
-    that input; the other values are then null).  libmagic runs with
-    ``MAGIC_ERROR`` so that an unreadable file is an error, not a description.
-    ``-b``, ``-N``, ``-F``, ``-0`` do not apply.
+    answers arrive; strict UTF-8.  Keys: ``name``, ``description``,
+    ``mime_type``, ``encoding``, ``error`` (always), and ``name_base64`` (and
+    the like for the other texts) only when that text is not UTF-8.  An input
+    that cannot be examined (missing, not readable, libmagic failed) is an
+    error; a dangling symbolic link is described as in text mode.  Standard
+    input is read once.  ``-b``, ``-N``, ``-F``, ``-0`` do not apply.  The
+    schema is in docs/cli.md.
 ``-R``, ``--recursive``
     Directory operands (and directories named in ``-f`` lists) are replaced
     by the files below them, depth first, sorted by name; a symbolic link to
@@ -34,7 +36,9 @@ an unreadable ``-f`` list, a database that does not load, and for any input
 libmagic failed on, which without ``-E`` is rare).  With ``--json`` or ``-R``,
 1 as well when any input failed (libmagic error, or a directory that could
 not be listed).  A closed standard output ends the run quietly with status
-32 (EPIPE); an interrupt with 130.
+32 (EPIPE); an interrupt with 130, at once: libmagic runs on worker threads
+(with ``-j 1`` too), so the main thread takes SIGINT whatever libmagic is
+doing, flushes what was printed, and does not wait for a busy worker.
 """
 
 from __future__ import annotations
