@@ -48,8 +48,7 @@ import importlib
 import io
 import os
 import sys
-from dataclasses import dataclass, replace
-from typing import BinaryIO, Callable, Iterable, Iterator, NoReturn, Optional, cast
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, NoReturn, Optional, cast
 
 from . import _lowlevel
 from .cli_engine import Item, Settings, Worker, identify_all, walk
@@ -120,8 +119,7 @@ _USAGE = (
 )
 
 
-@dataclass(frozen=True)
-class _Test:
+class _Test(NamedTuple):
     """A test ``-e`` can switch off, and the first libmagic that has it."""
 
     name: str
@@ -129,8 +127,7 @@ class _Test:
     since: int = 0
 
 
-@dataclass(frozen=True)
-class _Param:
+class _Param(NamedTuple):
     """A ``-P`` limit: name, libmagic tag, help text, upper bound, first version."""
 
     name: str
@@ -184,8 +181,7 @@ class _Exit(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class _LineFormat:
+class _LineFormat(NamedTuple):
     """The output settings a batch of names is printed with.
 
     file(1) reads them when it prints, so a ``-f`` list is printed with the
@@ -478,7 +474,7 @@ class _Run:
         params = tuple(
             (int(table[name].tag), value) for name, value in self.params.items()
         )
-        return replace(self.settings, params=params)
+        return self.settings._replace(params=params)
 
     def load(self) -> None:
         """Open and load the first handle, once (file(1)'s load())."""

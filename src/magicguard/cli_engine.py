@@ -19,8 +19,7 @@ import queue
 import signal
 import stat
 import threading
-from dataclasses import dataclass
-from typing import Callable, ContextManager, Deque, Iterable, Iterator, Optional, Union
+from typing import Callable, ContextManager, Deque, Iterable, Iterator, NamedTuple, Optional, Union
 
 from . import _lowlevel
 from .cli_output import Result
@@ -30,8 +29,7 @@ from .flags import Flags, Param
 __all__ = ["Settings", "WalkError", "Worker", "identify_all", "walk"]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What every handle of one run is opened and loaded with.
 
     ``flags`` and ``database`` are fixed when the first handle loads (as in
@@ -50,8 +48,7 @@ class Settings:
     describes it in text mode (``broken symbolic link to ...``)."""
 
 
-@dataclass(frozen=True)
-class WalkError:
+class WalkError(NamedTuple):
     """A directory -R could not list; reported as that name's error."""
 
     name: bytes

@@ -21,14 +21,12 @@ Only behaviour is shared with glibc (posix/getopt.c); the code is our own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Sequence, Union
+from typing import Iterator, NamedTuple, Sequence, Union
 
 __all__ = ["LongOption", "Option", "Operand", "Problem", "scan"]
 
 
-@dataclass(frozen=True)
-class LongOption:
+class LongOption(NamedTuple):
     """One ``--name``: whether it takes an argument and the key it yields."""
 
     name: str
@@ -36,23 +34,20 @@ class LongOption:
     key: str
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """An option found on the command line, with its argument if it takes one."""
 
     key: str
     argument: bytes | None
 
 
-@dataclass(frozen=True)
-class Operand:
+class Operand(NamedTuple):
     """A word that is not an option: a file name."""
 
     word: bytes
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """A bad option; ``message`` is glibc's text without the program name."""
 
     message: str

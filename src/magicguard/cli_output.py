@@ -17,8 +17,7 @@ import binascii
 import codecs
 import functools
 import locale
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 from . import _lowlevel
 
@@ -36,8 +35,7 @@ def _octal(byte: int) -> bytes:
     return b"\\%03o" % byte
 
 
-@dataclass(frozen=True)
-class NameStyle:
+class NameStyle(NamedTuple):
     """Prints and measures file names for one locale codec and ``-r`` setting."""
 
     codec: str
@@ -91,8 +89,7 @@ def locale_name_style(raw: bool) -> NameStyle:
     return NameStyle(codec, raw)
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """libmagic's answer for one name.
 
     ``text`` is the description (or MIME string, per the flags) when libmagic
