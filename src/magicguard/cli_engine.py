@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import os
-import queue
 import signal
 import stat
 import threading
@@ -25,6 +24,11 @@ from . import _lowlevel
 from .cli_output import Result
 from .errors import MagicError
 from .flags import Flags, Param
+
+try:  # the C class itself: queue.py would import heapq and more at start-up
+    from _queue import SimpleQueue
+except ImportError:  # pragma: no cover - not CPython
+    from queue import SimpleQueue
 
 __all__ = ["Settings", "WalkError", "Worker", "identify_all", "walk"]
 
@@ -372,7 +376,7 @@ def identify_all(
     output, so memory stays flat.
     """
     jobs = max(1, jobs)
-    tasks: "queue.SimpleQueue[_Task]" = queue.SimpleQueue()
+    tasks: "SimpleQueue[_Task]" = SimpleQueue()
     spare = [first]
     spare_lock = threading.Lock()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import binascii
 import codecs
 import functools
-import locale
 from typing import Callable, NamedTuple, Optional
 
 from . import _lowlevel
@@ -82,9 +81,12 @@ class NameStyle(NamedTuple):
 def locale_name_style(raw: bool) -> NameStyle:
     """The name style of the current ``LC_CTYPE`` locale (Python sets it at start)."""
     try:
-        codeset = locale.nl_langinfo(locale.CODESET)
+        # The C module: locale.py would import re and the alias tables.
+        import _locale
+
+        codeset = _locale.nl_langinfo(_locale.CODESET)
         codec = codecs.lookup(codeset).name if codeset else "ascii"
-    except (AttributeError, LookupError):  # pragma: no cover - exotic platforms
+    except (ImportError, AttributeError, LookupError):  # pragma: no cover - exotic platforms
         codec = "utf-8"
     return NameStyle(codec, raw)
 
