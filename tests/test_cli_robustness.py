@@ -353,3 +353,25 @@ def test_cli_start_up_loads_no_ctypes(tmp_path: Path) -> None:
                          env={**os.environ, "LC_ALL": "C.UTF-8"})
     assert got.returncode == 0, got.stderr
     assert got.stdout == os.fsencode(name).replace(b"\x01", b"\\001") + b": ASCII text\n"
+
+
+@pytest.mark.parametrize("locale_name", ["C.UTF-8", "C"])
+def test_names_print_as_file_prints_them_in_the_locale(tmp_path: Path, reference_file: str,
+                                                      locale_name: str) -> None:
+    """Issue 15: with iswprint/wcwidth now asked through the extension (no
+    ctypes), names are escaped and padded byte for byte as file(1) does, in a
+    UTF-8 locale and in the C locale: wide CJK (2 columns), combining and
+    zero-width characters, C1 controls (U+0085), a no-break space, an invalid
+    byte, a tab; with and without -r."""
+    names = ["\u4e2d\u6587.sh", "e\u0301cole", "zero\u200bwidth", "nel\u0085x", "nb\u00a0sp",
+             "tab\tx", "\uff21\uff22wide", "plain"]
+    paths = [os.fsencode(tmp_path / n) for n in names] + [os.path.join(os.fsencode(tmp_path), b"bad\xffx")]
+    for path in paths:
+        with open(path, "wb") as f:
+            f.write(b"text\n")
+    args = [os.fsdecode(p) for p in paths]
+    env = {"LC_ALL": locale_name}
+    for options in ([], ["-r"], ["-N"]):
+        want = run_reference(reference_file, [*options, *args], env=env)
+        got = run_cli_process([*options, *args], env=env)
+        assert got == want, options
