@@ -101,6 +101,38 @@ def test_sigint_during_json_of_a_slow_stdin(tmp_path: Path) -> None:
     assert (status, took <= 0.5) == (130, True), took
 
 
+def _big_magic(path: Path) -> Path:
+    """A 10 MB magic source: seconds for libmagic to load (~3 s here) or check (~14 s)."""
+    with open(path, "w") as f:
+        for i in range(200_000):
+            f.write(f"0\tstring\tKEY{i:07d}\tthing {i}\n>12\tbelong\t>0\t\\b, n=%d\n")
+    return path
+
+
+@pytest.mark.parametrize("action", ["load", "-c"])
+def test_sigint_while_libmagic_parses_a_large_source(tmp_path: Path, action: str) -> None:
+    """Ctrl-C while libmagic loads (``-m BIG FILE``) or checks (``-c -m BIG``)
+    a large magic source: status 130 within 0.5 s (before: after the parse,
+    seconds later), with no traceback."""
+    magic = _big_magic(tmp_path / "big.magic")
+    args = ["-m", str(magic), "/dev/null"] if action == "load" else ["-c", "-m", str(magic)]
+    proc = subprocess.Popen([sys.executable, "-m", "magicguard", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)  # start-up done, libmagic parsing
+        assert proc.poll() is None, "the source was parsed too fast for this test"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (status, took <= 0.5) == (130, True), took
+    assert b"Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+
+
 # -- -R ------------------------------------------------------------------------
 
 def test_recursive_walk_of_a_very_deep_tree(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:

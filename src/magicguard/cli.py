@@ -51,7 +51,7 @@ import sys
 from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, NoReturn, Optional, cast
 
 from . import _lowlevel
-from .cli_engine import Item, Settings, Worker, identify_all, walk
+from .cli_engine import Item, Settings, Worker, identify_all, off_main_thread, walk
 from .cli_getopt import LongOption, Operand, Option, Problem, scan
 from .cli_output import NameStyle, Result, json_line, locale_name_style
 from .errors import MagicError
@@ -492,21 +492,30 @@ class _Run:
             flags |= int(Flags.ERROR)
             mime_flags = (flags & ~int(Flags.NODESC)) | int(Flags.MIME)
         settings = Settings(flags, self.database(), mime_flags=mime_flags, lenient_flags=lenient_flags)
-        try:
+
+        def open_and_load() -> tuple[Optional[_lowlevel.Handle], Optional[str], int]:
+            # On a worker thread (a large magic source takes seconds to
+            # parse; Ctrl-C must not wait), errno read there: it is per thread.
             handle = _lowlevel.Handle(flags)
+            try:
+                handle.load(settings.database, None)
+            except MagicError:
+                err = _lowlevel.last_errno()
+                message = handle.error() or "(null)"
+                handle.close()
+                return None, message, err
+            warning = handle.error()
+            return handle, warning, (_lowlevel.last_errno() if warning is not None else 0)
+
+        try:
+            handle, message, err = off_main_thread(open_and_load)
         except MagicError as exc:
             self.warn("Can't create magic", exc.errno or 0)
             raise _Exit(1) from None
-        try:
-            handle.load(settings.database, None)
-        except MagicError:
-            err = _lowlevel.last_errno()
-            self.warn(handle.error() or "(null)", err)
-            handle.close()
-            raise _Exit(1) from None
-        warning = handle.error()
-        if warning is not None:
-            self.warn(warning, _lowlevel.last_errno())
+        if message is not None:
+            self.warn(message, err)
+        if handle is None:
+            raise _Exit(1)
         self.settings = settings
         self.worker = Worker(settings, handle)
 
@@ -617,13 +626,23 @@ class _Run:
                     return 1
                 paths = os.fsencode(default)
         sys.stdout.flush()
-        try:
-            handle.database_action(self.action, paths, None)
-        except MagicError:
-            self.warn(handle.error() or "(null)")
+        action = self.action
+
+        def act() -> Optional[str]:
+            # On a worker thread, as load(); the handle is closed there too,
+            # never under a call still running after Ctrl-C.
+            try:
+                handle.database_action(action, paths, None)
+                return None
+            except MagicError:
+                return handle.error() or "(null)"
+            finally:
+                handle.close()
+
+        failure = off_main_thread(act)
+        if failure is not None:
+            self.warn(failure)
             return 1
-        finally:
-            handle.close()
         return 0
 
     def print_version(self) -> None:

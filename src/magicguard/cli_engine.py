@@ -18,7 +18,7 @@ import os
 import signal
 import stat
 import threading
-from typing import Callable, ContextManager, Deque, Iterable, Iterator, NamedTuple, Optional, Union
+from typing import Callable, ContextManager, Deque, Iterable, Iterator, NamedTuple, Optional, TypeVar, Union
 
 from . import _lowlevel
 from .cli_output import Result
@@ -30,7 +30,9 @@ try:  # the C class itself: queue.py would import heapq and more at start-up
 except ImportError:  # pragma: no cover - not CPython
     from queue import SimpleQueue
 
-__all__ = ["Settings", "WalkError", "Worker", "identify_all", "walk"]
+__all__ = ["Settings", "WalkError", "Worker", "identify_all", "off_main_thread", "walk"]
+
+_T = TypeVar("_T")
 
 
 class Settings(NamedTuple):
@@ -352,6 +354,33 @@ def _start_without_sigint(thread: threading.Thread) -> None:
         thread.start()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def off_main_thread(call: Callable[[], _T]) -> _T:
+    """``call()`` run on a worker thread (SIGINT blocked) while this thread
+    waits: its result, or its exception re-raised here.
+
+    For libmagic's long calls outside identification (loading a large magic
+    source, ``-c``, ``-C``, ``-l``), so Ctrl-C interrupts the wait at once.
+    """
+    outcome: list[tuple[bool, object]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    _start_without_sigint(threading.Thread(target=run, name="magicguard-load", daemon=True))
+    done.wait()
+    ok, value = outcome[0]
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    return value  # type: ignore[return-value]
 
 
 def identify_all(
