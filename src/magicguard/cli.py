@@ -866,17 +866,20 @@ def _interrupted(exit_now: bool) -> None:
     (``exit_now``) and a worker thread is still inside libmagic, leave at
     once with status 130 instead of waiting for it.
 
-    A second Ctrl-C kills the process (the default action) at any point.
-    The flush itself runs on a helper thread and is given a short time: a
-    reader that stopped reading must not hold the exit up either.
+    As the command, a second Ctrl-C then kills the process (the default
+    action) at any point; called as a function (``main(argv)``), the
+    caller's SIGINT handler is left alone.  The flush runs on a helper
+    thread and is given a short time: a reader that stopped reading must
+    not hold the exit up either.
     """
     import signal
     import threading
 
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-    except ValueError:  # pragma: no cover - not the main thread
-        pass
+    if exit_now:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        except ValueError:  # pragma: no cover - not the main thread
+            pass
 
     def flush() -> None:
         for stream in (sys.stdout, sys.stderr):
