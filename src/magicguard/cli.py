@@ -48,7 +48,7 @@ import importlib
 import io
 import os
 import sys
-from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, NoReturn, Optional, cast
+from typing import BinaryIO, Callable, Iterable, Iterator, NoReturn, Optional, cast
 
 from . import _lowlevel
 from .cli_engine import Item, Settings, Worker, identify_all, off_main_thread, walk
@@ -56,6 +56,8 @@ from .cli_getopt import LongOption, Operand, Option, Problem, scan
 from .cli_output import NameStyle, Result, json_line, locale_name_style
 from .errors import MagicError
 from .flags import Flags, Param
+
+from .cli_record import Record
 
 __all__ = ["main", "PROGRESS_MIN_INPUTS"]
 
@@ -119,22 +121,36 @@ _USAGE = (
 )
 
 
-class _Test(NamedTuple):
+class _Test(Record):
     """A test ``-e`` can switch off, and the first libmagic that has it."""
 
+    __slots__ = ("name", "flag", "since")
     name: str
     flag: int
-    since: int = 0
+    since: int
+
+    def __init__(self, name: str, flag: int, since: int = 0) -> None:
+        self.name = name
+        self.flag = flag
+        self.since = since
 
 
-class _Param(NamedTuple):
+class _Param(Record):
     """A ``-P`` limit: name, libmagic tag, help text, upper bound, first version."""
 
+    __slots__ = ("name", "tag", "description", "maximum", "since")
     name: str
     tag: Param
     description: str
     maximum: int
-    since: int = 0
+    since: int
+
+    def __init__(self, name: str, tag: Param, description: str, maximum: int, since: int = 0) -> None:
+        self.name = name
+        self.tag = tag
+        self.description = description
+        self.maximum = maximum
+        self.since = since
 
 
 # file(1)'s names for the tests, in the order its help lists them.
@@ -181,19 +197,29 @@ class _Exit(Exception):
         self.status = status
 
 
-class _LineFormat(NamedTuple):
+class _LineFormat(Record):
     """The output settings a batch of names is printed with.
 
     file(1) reads them when it prints, so a ``-f`` list is printed with the
     options given before it; this is a snapshot taken at that point.
     """
 
+    __slots__ = ("brief", "no_pad", "nul", "separator", "json", "style")
     brief: bool
     no_pad: bool
     nul: int
     separator: bytes
     json: bool
     style: NameStyle
+
+    def __init__(self, brief: bool, no_pad: bool, nul: int, separator: bytes, json: bool,
+                 style: NameStyle) -> None:
+        self.brief = brief
+        self.no_pad = no_pad
+        self.nul = nul
+        self.separator = separator
+        self.json = json
+        self.style = style
 
 
 class _Writer:
@@ -474,7 +500,7 @@ class _Run:
         params = tuple(
             (int(table[name].tag), value) for name, value in self.params.items()
         )
-        return self.settings._replace(params=params)
+        return self.settings.replace(params=params)
 
     def load(self) -> None:
         """Open and load the first handle, once (file(1)'s load())."""

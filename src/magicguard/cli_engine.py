@@ -18,7 +18,7 @@ import os
 import signal
 import stat
 import threading
-from typing import Callable, ContextManager, Deque, Iterable, Iterator, NamedTuple, Optional, TypeVar, Union
+from typing import Callable, ContextManager, Deque, Iterable, Iterator, Optional, TypeVar, Union
 
 from . import _lowlevel
 from .cli_output import Result
@@ -30,12 +30,14 @@ try:  # the C class itself: queue.py would import heapq and more at start-up
 except ImportError:  # pragma: no cover - not CPython
     from queue import SimpleQueue
 
+from .cli_record import Record
+
 __all__ = ["Settings", "WalkError", "Worker", "identify_all", "off_main_thread", "walk"]
 
 _T = TypeVar("_T")
 
 
-class Settings(NamedTuple):
+class Settings(Record):
     """What every handle of one run is opened and loaded with.
 
     ``flags`` and ``database`` are fixed when the first handle loads (as in
@@ -43,22 +45,36 @@ class Settings(NamedTuple):
     loaded database); ``params`` may differ between batches.
     """
 
+    __slots__ = ("flags", "database", "params", "mime_flags", "lenient_flags")
     flags: int
     database: Optional[bytes]
-    params: tuple[tuple[int, int], ...] = ()
-    mime_flags: Optional[int] = None
+    params: tuple[tuple[int, int], ...]
+    mime_flags: Optional[int]
     """For --json: the flags of the second query, for MIME type and encoding."""
-    lenient_flags: Optional[int] = None
+    lenient_flags: Optional[int]
     """For --json without -E: the flags to ask again with when a symbolic
     link turns out to be dangling, so that it is described as file(1)
     describes it in text mode (``broken symbolic link to ...``)."""
 
+    def __init__(self, flags: int, database: Optional[bytes], params: tuple[tuple[int, int], ...] = (),
+                 mime_flags: Optional[int] = None, lenient_flags: Optional[int] = None) -> None:
+        self.flags = flags
+        self.database = database
+        self.params = params
+        self.mime_flags = mime_flags
+        self.lenient_flags = lenient_flags
 
-class WalkError(NamedTuple):
+
+class WalkError(Record):
     """A directory -R could not list; reported as that name's error."""
 
+    __slots__ = ("name", "reason")
     name: bytes
     reason: bytes
+
+    def __init__(self, name: bytes, reason: bytes) -> None:
+        self.name = name
+        self.reason = reason
 
 
 Item = Union[bytes, WalkError]

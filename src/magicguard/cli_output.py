@@ -16,9 +16,11 @@ from __future__ import annotations
 import binascii
 import codecs
 import functools
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 from . import _lowlevel
+
+from .cli_record import Record
 
 __all__ = ["NameStyle", "Result", "json_line", "locale_name_style", "split_mime"]
 
@@ -34,11 +36,16 @@ def _octal(byte: int) -> bytes:
     return b"\\%03o" % byte
 
 
-class NameStyle(NamedTuple):
+class NameStyle(Record):
     """Prints and measures file names for one locale codec and ``-r`` setting."""
 
+    __slots__ = ("codec", "raw")
     codec: str
     raw: bool
+
+    def __init__(self, codec: str, raw: bool) -> None:
+        self.codec = codec
+        self.raw = raw
 
     @functools.lru_cache(maxsize=None)
     def _decoder(self) -> Callable[[bytes], str]:
@@ -91,7 +98,7 @@ def locale_name_style(raw: bool) -> NameStyle:
     return NameStyle(codec, raw)
 
 
-class Result(NamedTuple):
+class Result(Record):
     """libmagic's answer for one name.
 
     ``text`` is the description (or MIME string, per the flags) when libmagic
@@ -99,10 +106,18 @@ class Result(NamedTuple):
     reason a directory could not be walked.  ``mime`` is filled for --json.
     """
 
+    __slots__ = ("name", "text", "error", "mime")
     name: bytes
-    text: Optional[bytes] = None
-    error: Optional[bytes] = None
-    mime: Optional[bytes] = None
+    text: Optional[bytes]
+    error: Optional[bytes]
+    mime: Optional[bytes]
+
+    def __init__(self, name: bytes, text: Optional[bytes] = None, error: Optional[bytes] = None,
+                 mime: Optional[bytes] = None) -> None:
+        self.name = name
+        self.text = text
+        self.error = error
+        self.mime = mime
 
 
 def split_mime(mime: bytes) -> tuple[bytes, Optional[bytes]]:
