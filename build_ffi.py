@@ -32,7 +32,7 @@ MODULE = "magicguard._native"
 # Shim sources, compiled with the extension.  (The bundled libmagic.a also
 # carries csrc/alloc.c, the allocation wrappers it is compiled to call:
 # see build_libmagic.py.)
-SOURCES = ["shim.c", "trap.c"]
+SOURCES = ["shim.c", "trap.c", "mg_wchar.c"]  # mg_wchar.c: the CLI's iswprint/wcwidth
 
 
 def _cdef_text(name: str) -> str:
@@ -63,6 +63,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_cdef_text("libmagic_api.h"))
 ffibuilder.cdef(_cdef_text("shim.h"))
 ffibuilder.cdef(_cdef_text("trap.h"))
+ffibuilder.cdef(_cdef_text("mg_wchar.h"))  # the CLI's name printing
 ffibuilder.cdef(_capability_cdef())
 
 _kwargs: dict[str, object] = {
@@ -97,7 +98,8 @@ else:
 
 ffibuilder.set_source(
     MODULE,
-    '#include <magic.h>\n#include "shim.h"\n#include "trap.h"\n#include "capabilities.h"\n',
+    '#include <magic.h>\n#include "shim.h"\n#include "trap.h"\n#include "capabilities.h"\n'
+    '#include "mg_wchar.h"\n',
     **_kwargs,  # type: ignore[arg-type]
 )
 

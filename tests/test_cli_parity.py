@@ -300,14 +300,17 @@ def test_database_warnings_and_failures(reference_file: str, tmp_path: Path) -> 
 
 
 def test_version(reference_file: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    """-v: file(1)'s two lines; the version is libmagic's, the path the database we load."""
+    """-v: file(1)'s two lines; the first names magicguard's own version and
+    libmagic's (``magicguard-0.1.0 (libmagic 5.46)`` where file says
+    ``file-5.46``), the second the database we load."""
     import magicguard
 
     status, out, _ = run_cli(["-v"], capsysbinary)
     want = run_reference(reference_file, ["-v"])
     assert status == want[0] == 0
     lines = out.decode().splitlines()
-    assert lines[0] == want[1].decode().splitlines()[0].replace("file-", "magicguard-")
+    libmagic = want[1].decode().splitlines()[0][len("file-"):]
+    assert lines[0] == f"magicguard-{magicguard.__version__} (libmagic {libmagic})"
     expected = magicguard.default_database_path() or want[1].decode().splitlines()[1][len("magic file from "):]
     assert lines[1] == f"magic file from {expected}"
     status, out, _ = run_cli(["-m", "/some/where", "--version"], capsysbinary)

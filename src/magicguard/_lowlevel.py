@@ -447,3 +447,17 @@ def read(address: int, size: int, path: Optional[str], offset: int) -> bytes:
 
 
 check_installation()
+
+
+# -- wide characters for the command line (owned by the CLI: cli_output.py) --
+# A separate block: the CLI prints names as file(1) does, asking the C
+# library's iswprint()/wcwidth() under the process's LC_CTYPE locale.
+
+
+def char_info(code: int) -> tuple[bool, int]:
+    """(printable, columns) of the character ``code`` in the current locale.
+
+    ``iswprint`` and ``wcwidth`` of the C library, as file(1) asks them
+    (csrc/mg_wchar.c); columns is -1 for a character that has no width.
+    """
+    return bool(lib.mg_iswprint(code)), int(lib.mg_wcwidth(code))

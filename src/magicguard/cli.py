@@ -11,11 +11,13 @@ Beyond file(1):
 
 ``--json``
     One JSON object per input, one per line, in input order, written as the
-    answers arrive.  Keys (always all present): ``name``, ``description``,
-    ``mime_type``, ``encoding``, ``error`` (null unless libmagic failed for
-    that input; the other values are then null).  libmagic runs with
-    ``MAGIC_ERROR`` so that an unreadable file is an error, not a description.
-    ``-b``, ``-N``, ``-F``, ``-0`` do not apply.
+    answers arrive; strict UTF-8.  Keys: ``name``, ``description``,
+    ``mime_type``, ``encoding``, ``error`` (always), and ``name_base64`` (and
+    the like for the other texts) only when that text is not UTF-8.  An input
+    that cannot be examined (missing, not readable, libmagic failed) is an
+    error; a dangling symbolic link is described as in text mode.  Standard
+    input is read once.  ``-b``, ``-N``, ``-F``, ``-0`` do not apply.  The
+    schema is in docs/cli.md.
 ``-R``, ``--recursive``
     Directory operands (and directories named in ``-f`` lists) are replaced
     by the files below them, depth first, sorted by name; a symbolic link to
@@ -34,7 +36,9 @@ an unreadable ``-f`` list, a database that does not load, and for any input
 libmagic failed on, which without ``-E`` is rare).  With ``--json`` or ``-R``,
 1 as well when any input failed (libmagic error, or a directory that could
 not be listed).  A closed standard output ends the run quietly with status
-32 (EPIPE); an interrupt with 130.
+32 (EPIPE); an interrupt with 130, at once: libmagic runs on worker threads
+(with ``-j 1`` too), so the main thread takes SIGINT whatever libmagic is
+doing, flushes what was printed, and does not wait for a busy worker.
 """
 
 from __future__ import annotations
@@ -44,15 +48,16 @@ import importlib
 import io
 import os
 import sys
-from dataclasses import dataclass, replace
 from typing import BinaryIO, Callable, Iterable, Iterator, NoReturn, Optional, cast
 
 from . import _lowlevel
-from .cli_engine import Item, Settings, Worker, identify_all, walk
+from .cli_engine import Item, Settings, Worker, identify_all, off_main_thread, walk
 from .cli_getopt import LongOption, Operand, Option, Problem, scan
 from .cli_output import NameStyle, Result, json_line, locale_name_style
 from .errors import MagicError
 from .flags import Flags, Param
+
+from .cli_record import Record
 
 __all__ = ["main", "PROGRESS_MIN_INPUTS"]
 
@@ -116,24 +121,36 @@ _USAGE = (
 )
 
 
-@dataclass(frozen=True)
-class _Test:
+class _Test(Record):
     """A test ``-e`` can switch off, and the first libmagic that has it."""
 
+    __slots__ = ("name", "flag", "since")
     name: str
     flag: int
-    since: int = 0
+    since: int
+
+    def __init__(self, name: str, flag: int, since: int = 0) -> None:
+        self.name = name
+        self.flag = flag
+        self.since = since
 
 
-@dataclass(frozen=True)
-class _Param:
+class _Param(Record):
     """A ``-P`` limit: name, libmagic tag, help text, upper bound, first version."""
 
+    __slots__ = ("name", "tag", "description", "maximum", "since")
     name: str
     tag: Param
     description: str
     maximum: int
-    since: int = 0
+    since: int
+
+    def __init__(self, name: str, tag: Param, description: str, maximum: int, since: int = 0) -> None:
+        self.name = name
+        self.tag = tag
+        self.description = description
+        self.maximum = maximum
+        self.since = since
 
 
 # file(1)'s names for the tests, in the order its help lists them.
@@ -180,20 +197,29 @@ class _Exit(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class _LineFormat:
+class _LineFormat(Record):
     """The output settings a batch of names is printed with.
 
     file(1) reads them when it prints, so a ``-f`` list is printed with the
     options given before it; this is a snapshot taken at that point.
     """
 
+    __slots__ = ("brief", "no_pad", "nul", "separator", "json", "style")
     brief: bool
     no_pad: bool
     nul: int
     separator: bytes
     json: bool
     style: NameStyle
+
+    def __init__(self, brief: bool, no_pad: bool, nul: int, separator: bytes, json: bool,
+                 style: NameStyle) -> None:
+        self.brief = brief
+        self.no_pad = no_pad
+        self.nul = nul
+        self.separator = separator
+        self.json = json
+        self.style = style
 
 
 class _Writer:
@@ -474,7 +500,7 @@ class _Run:
         params = tuple(
             (int(table[name].tag), value) for name, value in self.params.items()
         )
-        return replace(self.settings, params=params)
+        return self.settings.replace(params=params)
 
     def load(self) -> None:
         """Open and load the first handle, once (file(1)'s load())."""
@@ -482,25 +508,40 @@ class _Run:
             return
         flags = self.flags
         mime_flags = None
+        lenient_flags = None
         if self.json:
+            # MAGIC_ERROR, so that a file that cannot be stat'ed is an error;
+            # without -E a dangling link is asked again without it, to be
+            # described as in text mode (see Worker.identify).
+            if not flags & Flags.ERROR:
+                lenient_flags = flags
             flags |= int(Flags.ERROR)
             mime_flags = (flags & ~int(Flags.NODESC)) | int(Flags.MIME)
-        settings = Settings(flags, self.database(), mime_flags=mime_flags)
-        try:
+        settings = Settings(flags, self.database(), mime_flags=mime_flags, lenient_flags=lenient_flags)
+
+        def open_and_load() -> tuple[Optional[_lowlevel.Handle], Optional[str], int]:
+            # On a worker thread (a large magic source takes seconds to
+            # parse; Ctrl-C must not wait), errno read there: it is per thread.
             handle = _lowlevel.Handle(flags)
+            try:
+                handle.load(settings.database, None)
+            except MagicError:
+                err = _lowlevel.last_errno()
+                message = handle.error() or "(null)"
+                handle.close()
+                return None, message, err
+            warning = handle.error()
+            return handle, warning, (_lowlevel.last_errno() if warning is not None else 0)
+
+        try:
+            handle, message, err = off_main_thread(open_and_load)
         except MagicError as exc:
             self.warn("Can't create magic", exc.errno or 0)
             raise _Exit(1) from None
-        try:
-            handle.load(settings.database, None)
-        except MagicError:
-            err = _lowlevel.last_errno()
-            self.warn(handle.error() or "(null)", err)
-            handle.close()
-            raise _Exit(1) from None
-        warning = handle.error()
-        if warning is not None:
-            self.warn(warning, _lowlevel.last_errno())
+        if message is not None:
+            self.warn(message, err)
+        if handle is None:
+            raise _Exit(1)
         self.settings = settings
         self.worker = Worker(settings, handle)
 
@@ -541,7 +582,9 @@ class _Run:
         if count is not None and not self.recursive:
             jobs = min(jobs, count)  # no idle threads (each loads a database)
         pairs = ((settings, item) for item in items)
-        results: Iterator[Result] = identify_all(pairs, jobs, self.worker)
+        # -n: each answer out as soon as it is known, not per batch.
+        batch_size = 1 if self.no_buffer else 8
+        results: Iterator[Result] = identify_all(pairs, jobs, self.worker, batch_size)
         long_work = self.recursive or (count or 0) >= PROGRESS_MIN_INPUTS
         if self.progress and long_work and not streaming:
             results = _with_progress(results, None if self.recursive else count)
@@ -596,14 +639,36 @@ class _Run:
         except MagicError as exc:
             self.warn("Can't create magic", exc.errno or 0)
             return 1
+        paths = self.magic_file
+        if paths is None and not os.environ.get("MAGIC"):
+            default = _lowlevel.default_database_path()
+            if default is not None:
+                if self.action == "compile":
+                    # libmagic's compiled-in default names the build tree;
+                    # a wheel ships the compiled database only.
+                    handle.close()
+                    self.warn("-C needs -m <magic source>: this installation has only "
+                              f"the compiled database {default}")
+                    return 1
+                paths = os.fsencode(default)
         sys.stdout.flush()
-        try:
-            handle.database_action(self.action, self.magic_file, None)
-        except MagicError:
-            self.warn(handle.error() or "(null)")
+        action = self.action
+
+        def act() -> Optional[str]:
+            # On a worker thread, as load(); the handle is closed there too,
+            # never under a call still running after Ctrl-C.
+            try:
+                handle.database_action(action, paths, None)
+                return None
+            except MagicError:
+                return handle.error() or "(null)"
+            finally:
+                handle.close()
+
+        failure = off_main_thread(act)
+        if failure is not None:
+            self.warn(failure)
             return 1
-        finally:
-            handle.close()
         return 0
 
     def print_version(self) -> None:
@@ -614,7 +679,10 @@ class _Run:
             path = _lowlevel.getpath()
         else:
             path = _lowlevel.default_database_path() or _lowlevel.getpath()
-        text = f"{PROG}-{self.version // 100}.{self.version % 100:02d}\nmagic file from {path}\n"
+        from . import __version__
+
+        libmagic = f"{self.version // 100}.{self.version % 100:02d}"
+        text = f"{PROG}-{__version__} (libmagic {libmagic})\nmagic file from {path}\n"
         _stdout().write(text.encode("utf-8", "surrogateescape"))
         _stdout().flush()
 
@@ -823,6 +891,41 @@ def _quiet_stdout() -> None:
         os.close(devnull)
 
 
+def _interrupted(exit_now: bool) -> None:
+    """After Ctrl-C: flush what was printed, then, when run as the command
+    (``exit_now``) and a worker thread is still inside libmagic, leave at
+    once with status 130 instead of waiting for it.
+
+    As the command, a second Ctrl-C then kills the process (the default
+    action) at any point; called as a function (``main(argv)``), the
+    caller's SIGINT handler is left alone.  The flush runs on a helper
+    thread and is given a short time: a reader that stopped reading must
+    not hold the exit up either.
+    """
+    import signal
+    import threading
+
+    if exit_now:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        except ValueError:  # pragma: no cover - not the main thread
+            pass
+
+    def flush() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    helper = threading.Thread(target=flush, name="magicguard-flush", daemon=True)
+    helper.start()
+    helper.join(0.2)
+    if exit_now and (helper.is_alive() or threading.active_count() > 1):
+        os._exit(130)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run ``magicguard`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     words = [os.fsencode(a) for a in (sys.argv[1:] if argv is None else argv)]
@@ -840,6 +943,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         _quiet_stdout()
         return errno.EPIPE
     except KeyboardInterrupt:
+        _interrupted(argv is None)
         return 130
     except OSError as exc:
         # Standard output failed (EBADF when closed, ENOSPC, EIO): file(1)

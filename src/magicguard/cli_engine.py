@@ -15,21 +15,29 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 import stat
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable, ContextManager, Deque, Iterable, Iterator, Optional, Union
+from typing import Callable, ContextManager, Deque, Iterable, Iterator, Optional, TypeVar, Union
 
 from . import _lowlevel
 from .cli_output import Result
 from .errors import MagicError
+from .flags import Flags, Param
 
-__all__ = ["Settings", "WalkError", "Worker", "identify_all", "walk"]
+try:  # the C class itself: queue.py would import heapq and more at start-up
+    from _queue import SimpleQueue
+except ImportError:  # pragma: no cover - not CPython
+    from queue import SimpleQueue
+
+from .cli_record import Record
+
+__all__ = ["Settings", "WalkError", "Worker", "identify_all", "off_main_thread", "walk"]
+
+_T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     """What every handle of one run is opened and loaded with.
 
     ``flags`` and ``database`` are fixed when the first handle loads (as in
@@ -37,19 +45,36 @@ class Settings:
     loaded database); ``params`` may differ between batches.
     """
 
+    __slots__ = ("flags", "database", "params", "mime_flags", "lenient_flags")
     flags: int
     database: Optional[bytes]
-    params: tuple[tuple[int, int], ...] = ()
-    mime_flags: Optional[int] = None
+    params: tuple[tuple[int, int], ...]
+    mime_flags: Optional[int]
     """For --json: the flags of the second query, for MIME type and encoding."""
+    lenient_flags: Optional[int]
+    """For --json without -E: the flags to ask again with when a symbolic
+    link turns out to be dangling, so that it is described as file(1)
+    describes it in text mode (``broken symbolic link to ...``)."""
+
+    def __init__(self, flags: int, database: Optional[bytes], params: tuple[tuple[int, int], ...] = (),
+                 mime_flags: Optional[int] = None, lenient_flags: Optional[int] = None) -> None:
+        self.flags = flags
+        self.database = database
+        self.params = params
+        self.mime_flags = mime_flags
+        self.lenient_flags = lenient_flags
 
 
-@dataclass(frozen=True)
-class WalkError:
+class WalkError(Record):
     """A directory -R could not list; reported as that name's error."""
 
+    __slots__ = ("name", "reason")
     name: bytes
     reason: bytes
+
+    def __init__(self, name: bytes, reason: bytes) -> None:
+        self.name = name
+        self.reason = reason
 
 
 Item = Union[bytes, WalkError]
@@ -83,6 +108,10 @@ class Worker:
             error = self.handle.error()
             return None, (b"(null)" if error is None else error.encode("utf-8", "surrogateescape"))
 
+    def _ask_with(self, flags: int, name: bytes) -> tuple[Optional[bytes], Optional[bytes]]:
+        self.handle.setflags(flags)
+        return self._ask(name)
+
     def identify(self, item: Item) -> Result:
         """libmagic's answer for ``item`` (plus the MIME answer for --json)."""
         if isinstance(item, WalkError):
@@ -91,13 +120,128 @@ class Worker:
         if settings.mime_flags is None:
             text, error = self._ask(item)
             return Result(item, text, error)
-        self.handle.setflags(settings.flags)
-        text, error = self._ask(item)
+        if item == b"-":
+            return self._identify_stdin(settings)
+        flags, mime_flags = settings.flags, settings.mime_flags
+        text, error = self._ask_with(flags, item)
+        if error is not None and settings.lenient_flags is not None and _is_link(item):
+            # A dangling link: file(1) without -E describes it.
+            flags = settings.lenient_flags
+            mime_flags = (flags & ~int(Flags.NODESC)) | int(Flags.MIME)
+            text, error = self._ask_with(flags, item)
         if error is not None:
             return Result(item, None, error)
-        self.handle.setflags(settings.mime_flags)
-        mime, error = self._ask(item)
+        assert text is not None
+        if text.endswith(b"no read permission"):
+            reason = _unreadable(item)
+            if reason is not None:
+                return Result(item, None, reason)
+        mime, error = self._ask_with(mime_flags, item)
         return Result(item, text, error, mime)
+
+    def _identify_stdin(self, settings: Settings) -> Result:
+        """--json for ``-``: both queries see the same bytes, read once.
+
+        A regular file on standard input is read twice from the same offset.
+        Anything else (a pipe, a terminal, a socket) is read once here as
+        libmagic would read it (up to the ``bytes`` limit), and each query
+        gets those bytes on a fresh pipe made standard input, so libmagic
+        reads them exactly as it reads a pipe.
+        """
+        assert settings.mime_flags is not None
+        try:
+            regular = stat.S_ISREG(os.fstat(0).st_mode)
+            start = os.lseek(0, 0, os.SEEK_CUR) if regular else -1
+        except OSError:
+            regular, start = False, -1
+        answers: list[tuple[Optional[bytes], Optional[bytes]]] = []
+        if regular:
+            for flags in (settings.flags, settings.mime_flags):
+                os.lseek(0, start, os.SEEK_SET)
+                answers.append(self._ask_with(flags, b"-"))
+        else:
+            data = _read_stdin(self.handle.getparam(int(Param.BYTES_MAX)))
+            for flags in (settings.flags, settings.mime_flags):
+                self.handle.setflags(flags)
+                answers.append(_on_stdin_pipe(data, lambda: self._ask(b"-")))
+        (text, error), (mime, mime_error) = answers
+        if error is not None:
+            return Result(b"-", None, error)
+        return Result(b"-", text, mime_error, mime)
+
+
+def _is_link(name: bytes) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _unreadable(name: bytes) -> Optional[bytes]:
+    """Why ``name`` cannot be opened for reading, or None if it can.
+
+    libmagic describes a file it may not open as ``... no read permission``
+    (without an error, even with MAGIC_ERROR); --json reports it as an error.
+    Called only for such a description, so the extra open is rare; a FIFO
+    or device is never opened (O_NONBLOCK, and libmagic opens those only
+    with -s anyway).
+    """
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        reason = f"cannot open `{os.fsdecode(name)}' ({os.strerror(exc.errno or 0)})"
+        return reason.encode("utf-8", "surrogateescape")
+    os.close(fd)
+    return None
+
+
+def _read_stdin(limit: int) -> bytes:
+    """Up to ``limit`` bytes of standard input: until end of file or the limit,
+    as libmagic reads standard input when it is a pipe."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        try:
+            chunk = os.read(0, min(limit - total, 1 << 20))
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            continue
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _on_stdin_pipe(data: bytes, ask: Callable[[], tuple[Optional[bytes], Optional[bytes]]]
+                   ) -> tuple[Optional[bytes], Optional[bytes]]:
+    """Run ``ask`` with standard input replaced by a pipe that yields ``data``."""
+    read_end, write_end = os.pipe()
+    os.dup2(read_end, 0)
+    os.close(read_end)
+
+    def feed() -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write_end, view):]
+        except OSError:
+            pass  # the reader stopped early: nothing more is needed
+        finally:
+            os.close(write_end)
+
+    feeder = threading.Thread(target=feed, name="magicguard-stdin", daemon=True)
+    feeder.start()
+    try:
+        return ask()
+    finally:
+        # libmagic read to end of file or to the limit (= len(data)); if it
+        # stopped earlier, closing our end lets the feeder see EPIPE and end.
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        feeder.join()
 
 
 ScanDir = Callable[[bytes], ContextManager[Iterator["os.DirEntry[bytes]"]]]
@@ -135,17 +279,29 @@ def _walk_dir(
     scandir: ScanDir,
     ancestors: set[tuple[int, int]],
 ) -> Iterator[Item]:
-    try:
-        with scandir(top) as it:
-            entries = sorted(((e.name, e) for e in it), key=lambda pair: pair[0])
-    except OSError as exc:
-        reason = f"cannot read directory `{os.fsdecode(top)}' ({os.strerror(exc.errno or 0)})"
-        yield WalkError(top, reason.encode("utf-8", "surrogateescape"))
+    """The files below ``top``, depth first, without recursion.
+
+    An explicit stack of (directory identity, remaining sorted entries)
+    replaces the call stack, so a tree thousands of levels deep costs one
+    list per level and never Python's recursion limit.
+    """
+    listing = _listing(top, scandir)
+    if isinstance(listing, WalkError):
+        yield listing
         return
     ancestors.add(ident)
+    stack: list[tuple[tuple[int, int], Iterator["os.DirEntry[bytes]"], bytes]] = [
+        (ident, iter(listing), top)
+    ]
     try:
-        for _, entry in entries:
-            path = os.path.join(top, entry.name)
+        while stack:
+            key_here, entries, here = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                ancestors.discard(key_here)
+                continue
+            path = os.path.join(here, entry.name)
             try:
                 is_dir = entry.is_dir(follow_symlinks=follow_links)
             except OSError:
@@ -163,69 +319,167 @@ def _walk_dir(
                 # A link back up the tree: report the link, don't loop.
                 yield path
                 continue
-            yield from _walk_dir(path, key, follow_links, scandir, ancestors)
+            below = _listing(path, scandir)
+            if isinstance(below, WalkError):
+                yield below
+                continue
+            ancestors.add(key)
+            stack.append((key, iter(below), path))
     finally:
-        ancestors.discard(ident)
+        for key_here, _, _ in stack:
+            ancestors.discard(key_here)
 
 
-class _PerThread(threading.local):
-    worker: Optional[Worker] = None
+def _listing(top: bytes, scandir: ScanDir) -> Union[list["os.DirEntry[bytes]"], WalkError]:
+    """The entries of directory ``top`` sorted by name, or why they cannot be read."""
+    try:
+        with scandir(top) as it:
+            return sorted(it, key=lambda entry: entry.name)
+    except OSError as exc:
+        reason = f"cannot read directory `{os.fsdecode(top)}' ({os.strerror(exc.errno or 0)})"
+        return WalkError(top, reason.encode("utf-8", "surrogateescape"))
+
+
+class _Slot:
+    """One batch's answers, filled by a worker thread, read in input order."""
+
+    __slots__ = ("done", "results", "failure")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.results: list[Result] = []
+        self.failure: Optional[BaseException] = None
+
+
+_Task = Optional[tuple[_Slot, list[tuple[Settings, Item]]]]
+
+
+def _start_without_sigint(thread: threading.Thread) -> None:
+    """Start ``thread`` with SIGINT blocked in it (the mask is inherited).
+
+    The kernel then delivers Ctrl-C to the main thread, whose wait it
+    interrupts at once, whatever the workers are doing inside libmagic.
+    A SIGINT arriving while it is blocked here stays pending and is
+    delivered to the main thread when the mask is restored.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        thread.start()
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def off_main_thread(call: Callable[[], _T]) -> _T:
+    """``call()`` run on a worker thread (SIGINT blocked) while this thread
+    waits: its result, or its exception re-raised here.
+
+    For libmagic's long calls outside identification (loading a large magic
+    source, ``-c``, ``-C``, ``-l``), so Ctrl-C interrupts the wait at once.
+    """
+    outcome: list[tuple[bool, object]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    _start_without_sigint(threading.Thread(target=run, name="magicguard-load", daemon=True))
+    done.wait()
+    ok, value = outcome[0]
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    return value  # type: ignore[return-value]
 
 
 def identify_all(
     items: Iterable[tuple[Settings, Item]],
     jobs: int,
     first: Worker,
+    batch_size: int = 8,
 ) -> Iterator[Result]:
     """Answers for ``items`` in their order, computed by ``jobs`` threads.
 
+    libmagic always runs on worker threads (daemon threads with SIGINT
+    blocked), never on the calling thread, so the caller stays free to take
+    Ctrl-C at once even while libmagic is stuck in a slow rule; a worker
+    still inside libmagic then does not hold the process up.
+
     ``first`` (already loaded by the caller, so a bad database is reported
-    before any work) answers everything when ``jobs`` is 1; otherwise each
-    thread opens and loads a handle of its own on first use, since a libmagic
-    handle must not be shared between threads.  cffi releases the GIL inside
-    libmagic, so the threads run in parallel.
+    before any work) serves one thread; every other thread opens and loads a
+    handle of its own on first use, since a libmagic handle must not be
+    shared between threads.  cffi releases the GIL inside libmagic, so the
+    threads run in parallel.  Items go out in batches of ``batch_size``
+    (amortising the hand-over), at most ``4 * jobs`` batches ahead of the
+    output, so memory stays flat.
     """
-    if jobs <= 1:
-        for settings, item in items:
-            first.apply(settings)
-            yield first.identify(item)
-        return
-    local = _PerThread()
+    jobs = max(1, jobs)
+    tasks: "SimpleQueue[_Task]" = SimpleQueue()
     spare = [first]
     spare_lock = threading.Lock()
 
-    def run(batch: list[tuple[Settings, Item]]) -> list[Result]:
-        worker = local.worker
-        if worker is None:
-            with spare_lock:
-                reuse = spare.pop() if spare else None
-            worker = reuse or Worker(batch[0][0])
-            local.worker = worker
-        out = []
-        for settings, item in batch:
-            worker.apply(settings)
-            out.append(worker.identify(item))
-        return out
+    def work() -> None:
+        worker: Optional[Worker] = None
+        while True:
+            task = tasks.get()
+            if task is None:
+                return
+            slot, batch = task
+            try:
+                if worker is None:
+                    with spare_lock:
+                        reuse = spare.pop() if spare else None
+                    worker = reuse or Worker(batch[0][0])
+                for settings, item in batch:
+                    worker.apply(settings)
+                    slot.results.append(worker.identify(item))
+            except BaseException as exc:  # handed to the reading thread
+                slot.failure = exc
+            finally:
+                slot.done.set()
 
-    # Small batches amortise the executor's per-task cost; a bounded window
-    # of them keeps memory flat and the output in order.
-    batch_size = 8
+    threads: list[threading.Thread] = []
+    pending: Deque[_Slot] = collections.deque()
     window = jobs * 4
-    pending: Deque[Future[list[Result]]] = collections.deque()
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="magicguard") as pool:
-        try:
-            batch: list[tuple[Settings, Item]] = []
-            for pair in items:
-                batch.append(pair)
-                if len(batch) >= batch_size:
-                    pending.append(pool.submit(run, batch))
-                    batch = []
-                    while len(pending) >= window:
-                        yield from pending.popleft().result()
-            if batch:
-                pending.append(pool.submit(run, batch))
-            while pending:
-                yield from pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+
+    def submit(batch: list[tuple[Settings, Item]]) -> None:
+        if len(threads) < jobs and len(threads) < len(pending) + 1:
+            thread = threading.Thread(target=work, name=f"magicguard-{len(threads)}", daemon=True)
+            _start_without_sigint(thread)
+            threads.append(thread)
+        slot = _Slot()
+        pending.append(slot)
+        tasks.put((slot, batch))
+
+    def collect() -> list[Result]:
+        slot = pending.popleft()
+        slot.done.wait()
+        if slot.failure is not None:
+            raise slot.failure
+        return slot.results
+
+    try:
+        batch: list[tuple[Settings, Item]] = []
+        for pair in items:
+            batch.append(pair)
+            if len(batch) >= batch_size:
+                submit(batch)
+                batch = []
+                while len(pending) >= window:
+                    yield from collect()
+        if batch:
+            submit(batch)
+        while pending:
+            yield from collect()
+    finally:
+        # Idle workers end; one still busy (an interrupted run) is a
+        # daemon thread and ends with the process.
+        for _ in threads:
+            tasks.put(None)

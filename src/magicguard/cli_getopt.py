@@ -21,41 +21,57 @@ Only behaviour is shared with glibc (posix/getopt.c); the code is our own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator, Sequence, Union
+
+from .cli_record import Record
 
 __all__ = ["LongOption", "Option", "Operand", "Problem", "scan"]
 
 
-@dataclass(frozen=True)
-class LongOption:
+class LongOption(Record):
     """One ``--name``: whether it takes an argument and the key it yields."""
 
+    __slots__ = ("name", "takes_argument", "key")
     name: str
     takes_argument: bool
     key: str
 
+    def __init__(self, name: str, takes_argument: bool, key: str) -> None:
+        self.name = name
+        self.takes_argument = takes_argument
+        self.key = key
 
-@dataclass(frozen=True)
-class Option:
+
+class Option(Record):
     """An option found on the command line, with its argument if it takes one."""
 
+    __slots__ = ("key", "argument")
     key: str
     argument: bytes | None
 
+    def __init__(self, key: str, argument: bytes | None) -> None:
+        self.key = key
+        self.argument = argument
 
-@dataclass(frozen=True)
-class Operand:
+
+class Operand(Record):
     """A word that is not an option: a file name."""
 
+    __slots__ = ("word",)
     word: bytes
 
+    def __init__(self, word: bytes) -> None:
+        self.word = word
 
-@dataclass(frozen=True)
-class Problem:
+
+class Problem(Record):
     """A bad option; ``message`` is glibc's text without the program name."""
 
+    __slots__ = ("message",)
     message: str
+
+    def __init__(self, message: str) -> None:
+        self.message = message
 
 
 Event = Union[Option, Operand, Problem]

@@ -6,69 +6,46 @@ other character and every byte that does not decode is written as a
 backslash and three octal digits; with ``-r`` the name is copied as it is.
 Padding counts display columns (``wcwidth``), 4 for an escaped byte.  To
 agree with file(1) on every name, this module asks the same C library
-(``iswprint``, ``wcwidth``) through :mod:`ctypes` and decodes with the
-locale's own codec, so a UTF-8 locale, the C locale and a wide CJK name all
-come out as file(1) prints them.
+(``iswprint``, ``wcwidth``, through the extension's csrc/mg_wchar.c) and
+decodes with the locale's own codec, so a UTF-8 locale, the C locale and a
+wide CJK name all come out as file(1) prints them.
 """
 
 from __future__ import annotations
 
+import binascii
 import codecs
-import ctypes
-import ctypes.util
 import functools
-import json
-import locale
-import unicodedata
-from dataclasses import dataclass
 from typing import Callable, Optional
 
-__all__ = ["NameStyle", "Result", "json_line", "locale_name_style"]
+from . import _lowlevel
+
+from .cli_record import Record
+
+__all__ = ["NameStyle", "Result", "json_line", "locale_name_style", "split_mime"]
 
 # Bytes file(1) always copies and counts as one column (printable ASCII).
 _PLAIN = bytes(range(0x20, 0x7F))
 
-
-def _load_libc() -> Optional[ctypes.CDLL]:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        libc.iswprint.argtypes = [ctypes.c_uint32]
-        libc.iswprint.restype = ctypes.c_int
-        libc.wcwidth.argtypes = [ctypes.c_int32]
-        libc.wcwidth.restype = ctypes.c_int
-    except (OSError, AttributeError):  # pragma: no cover - no C library to ask
-        return None
-    return libc
-
-
-_LIBC = _load_libc()
-
-
-@functools.lru_cache(maxsize=4096)
-def _char_info(code: int) -> tuple[bool, int]:
-    """(printable, columns) of one character in the current locale.
-
-    Asked of the C library, as file(1) does; without one (an unusual
-    platform), Python's Unicode tables give a close answer.
-    """
-    if _LIBC is not None:
-        return bool(_LIBC.iswprint(code)), int(_LIBC.wcwidth(code))
-    char = chr(code)  # pragma: no cover - fallback without a C library
-    printable = char.isprintable() or char == " "  # pragma: no cover
-    wide = unicodedata.east_asian_width(char) in ("W", "F")  # pragma: no cover
-    return printable, (2 if wide else 1) if printable else -1  # pragma: no cover
+_char_info = functools.lru_cache(maxsize=4096)(_lowlevel.char_info)
+"""(printable, columns) of one character in the current locale, as file(1)
+asks the C library (``iswprint``, ``wcwidth``)."""
 
 
 def _octal(byte: int) -> bytes:
     return b"\\%03o" % byte
 
 
-@dataclass(frozen=True)
-class NameStyle:
+class NameStyle(Record):
     """Prints and measures file names for one locale codec and ``-r`` setting."""
 
+    __slots__ = ("codec", "raw")
     codec: str
     raw: bool
+
+    def __init__(self, codec: str, raw: bool) -> None:
+        self.codec = codec
+        self.raw = raw
 
     @functools.lru_cache(maxsize=None)
     def _decoder(self) -> Callable[[bytes], str]:
@@ -111,15 +88,17 @@ class NameStyle:
 def locale_name_style(raw: bool) -> NameStyle:
     """The name style of the current ``LC_CTYPE`` locale (Python sets it at start)."""
     try:
-        codeset = locale.nl_langinfo(locale.CODESET)
+        # The C module: locale.py would import re and the alias tables.
+        import _locale
+
+        codeset = _locale.nl_langinfo(_locale.CODESET)
         codec = codecs.lookup(codeset).name if codeset else "ascii"
-    except (AttributeError, LookupError):  # pragma: no cover - exotic platforms
+    except (ImportError, AttributeError, LookupError):  # pragma: no cover - exotic platforms
         codec = "utf-8"
     return NameStyle(codec, raw)
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(Record):
     """libmagic's answer for one name.
 
     ``text`` is the description (or MIME string, per the flags) when libmagic
@@ -127,37 +106,75 @@ class Result:
     reason a directory could not be walked.  ``mime`` is filled for --json.
     """
 
+    __slots__ = ("name", "text", "error", "mime")
     name: bytes
-    text: Optional[bytes] = None
-    error: Optional[bytes] = None
-    mime: Optional[bytes] = None
+    text: Optional[bytes]
+    error: Optional[bytes]
+    mime: Optional[bytes]
+
+    def __init__(self, name: bytes, text: Optional[bytes] = None, error: Optional[bytes] = None,
+                 mime: Optional[bytes] = None) -> None:
+        self.name = name
+        self.text = text
+        self.error = error
+        self.mime = mime
 
 
-def _decode(data: Optional[bytes]) -> Optional[str]:
-    return None if data is None else data.decode("utf-8", "surrogateescape")
+def split_mime(mime: bytes) -> tuple[bytes, Optional[bytes]]:
+    """(MIME type, charset) from libmagic's MIME answer.
+
+    The answer is ``type/subtype; charset=NAME``, with ``-z`` followed by
+    `` compressed-encoding=type/subtype; charset=NAME`` for the contents of
+    the compressed file, and with ``-k`` more answers after ``\\012- `` (``\\n- `` with ``-r``).
+    The type is what precedes the first ``;``; the encoding is the first
+    ``charset=`` parameter's value alone (None if there is none).
+    """
+    first = mime.split(b"\\012- ", 1)[0].split(b"\n- ", 1)[0]
+    mime_type, sep, params = first.partition(b";")
+    if not sep:
+        return mime_type.strip(), None
+    for word in params.replace(b";", b" ").split():
+        if word.startswith(b"charset="):
+            return mime_type.strip(), word[len(b"charset="):]
+    return mime_type.strip(), None
+
+
+def _text_fields(record: dict[str, object], key: str, data: Optional[bytes]) -> None:
+    """``record[key]``: ``data`` as text; plus ``key + "_base64"`` when it is not UTF-8.
+
+    The text field is always valid Unicode (undecodable bytes become
+    U+FFFD), so any strict JSON reader takes the line; the base64 field, as
+    in ripgrep's JSON, carries the exact bytes whenever the text cannot.
+    """
+    if data is None:
+        record[key] = None
+        return
+    try:
+        record[key] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        record[key] = data.decode("utf-8", "replace")
+        record[key + "_base64"] = binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def json_line(result: Result) -> bytes:
-    """One JSON object for ``result``, newline-terminated.
+    """One JSON object for ``result``, newline-terminated UTF-8.
 
-    Keys, always all present: ``name`` (as given, or as found by -R),
+    Keys, always present: ``name`` (as given, or as found by -R),
     ``description``, ``mime_type``, ``encoding`` and ``error`` (null unless
-    libmagic failed).  Names and texts that are not UTF-8 are decoded with
-    ``surrogateescape``, so ``os.fsencode(json.loads(line)["name"])`` gives the
-    original bytes back; the output itself is plain ASCII.
+    the input could not be examined).  A name or text that is not valid
+    UTF-8 is written with U+FFFD in its place and, beside it, the exact
+    bytes in ``<key>_base64`` (only then).  See docs/cli.md.
     """
-    mime_type: Optional[str] = None
-    encoding: Optional[str] = None
+    import json
+
+    mime_type: Optional[bytes] = None
+    encoding: Optional[bytes] = None
     if result.mime is not None:
-        mime = _decode(result.mime)
-        assert mime is not None
-        mime_type, sep, charset = mime.partition("; charset=")
-        encoding = charset if sep else None
-    record = {
-        "name": _decode(result.name),
-        "description": _decode(result.text),
-        "mime_type": mime_type,
-        "encoding": encoding,
-        "error": _decode(result.error),
-    }
-    return json.dumps(record, ensure_ascii=True).encode("ascii") + b"\n"
+        mime_type, encoding = split_mime(result.mime)
+    record: dict[str, object] = {}
+    _text_fields(record, "name", result.name)
+    _text_fields(record, "description", result.text)
+    _text_fields(record, "mime_type", mime_type)
+    _text_fields(record, "encoding", encoding)
+    _text_fields(record, "error", result.error)
+    return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
