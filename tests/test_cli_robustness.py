@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -174,7 +176,8 @@ def test_walk_is_not_recursive(tmp_path: Path) -> None:
     (here / "leaf").write_bytes(b"")
     from magicguard.cli_engine import walk
 
-    depth, frame = 0, sys._getframe()
+    frame: Optional[types.FrameType] = sys._getframe()
+    depth = 0
     while frame is not None:
         depth, frame = depth + 1, frame.f_back
     old = sys.getrecursionlimit()
