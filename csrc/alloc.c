@@ -9,6 +9,7 @@
  * which libmagic takes from its own buffers, never from the mapping).
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,32 @@ static MG_TLS int mg_tail_fd = -1;
 static MG_TLS const char *mg_tail_base;
 static MG_TLS size_t mg_tail_len;
 
+/*
+ * The list is a heap block per thread; a thread that exits must free it,
+ * or a thread-per-request server leaks it for every thread that ever made
+ * a guarded call. A pthread key's destructor runs at thread exit with the
+ * key's value: the list (glibc runs it for threads Python starts, which
+ * are pthreads, and for the main thread only at pthread_exit, never at
+ * process exit -- nothing to free then).
+ */
+static pthread_key_t mg_blocks_key;
+static pthread_once_t mg_blocks_once = PTHREAD_ONCE_INIT;
+static int mg_blocks_key_ok;
+
+static void
+mg_blocks_destroy(void *list)
+{
+    /* TLS of this thread may already be torn down; free what the key
+       holds, which is the list. */
+    free(list);
+}
+
+static void
+mg_blocks_key_init(void)
+{
+    mg_blocks_key_ok = pthread_key_create(&mg_blocks_key, mg_blocks_destroy) == 0;
+}
+
 static void
 mg_remember(void *p)
 {
@@ -44,6 +71,11 @@ mg_remember(void *p)
             /* Cannot remember: the block stays the caller's, and a fault
                before it is freed leaks it. Never worse than no tracking. */
             return;
+        }
+        if (mg_blocks == NULL || nb != mg_blocks) {
+            (void)pthread_once(&mg_blocks_once, mg_blocks_key_init);
+            if (mg_blocks_key_ok)
+                (void)pthread_setspecific(mg_blocks_key, nb);
         }
         mg_blocks = nb;
         mg_capblocks = cap;

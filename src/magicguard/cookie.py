@@ -14,10 +14,11 @@ import operator
 import os
 import stat
 import threading
+import weakref
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _lowlevel
-from ._lowlevel import Handle, decode
+from ._lowlevel import Handle, HandleLost, decode
 from .errors import DatabaseError, FaultError, LimitError
 from .flags import PARAM_LIMITS, Flags, Param
 from .mapping import Mapping as _Mapping
@@ -92,6 +93,15 @@ def _contiguous(data: object) -> Any:
         return view.tobytes()
 
 
+def _nbytes(data: object) -> int:
+    """The size in bytes of a buffer-protocol object (no copy)."""
+    try:
+        with memoryview(data) as view:  # type: ignore[arg-type]
+            return view.nbytes
+    except TypeError:
+        return 0  # not a buffer: _contiguous says so
+
+
 def _check_max_size(max_size: object) -> Optional[int]:
     """Validate a ``max_size=`` argument: None (no limit) or a byte count >= 0."""
     if max_size is None:
@@ -124,6 +134,26 @@ def _refuse_larger(size: int, max_size: Optional[int], what: str, path: Optional
     if max_size is not None and size > max_size:
         raise LimitError(f"{what} is {size} bytes, more than max_size={max_size}; "
                          f"refused without reading it", size=size, limit=max_size, path=path)
+
+
+#: Every open Cookie, for the fork child (``_after_fork_in_child``).
+_LIVE: "weakref.WeakSet[Cookie]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a child of ``fork()``: give every Cookie a fresh lock.
+
+    A lock held by another thread of the parent stays held in the child,
+    where that thread does not exist.  The C side (``pthread_atfork`` in
+    csrc/trap.c) re-initialises the handles' own locks and drops any
+    handle that was in use, which its Cookie then rebuilds.
+    """
+    for cookie in list(_LIVE):
+        cookie._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Config:
@@ -174,6 +204,10 @@ class Cookie:
         params: Optional[Mapping[Param, int]] = None,
         max_size: Optional[int] = None,
     ) -> None:
+        # Serialises configuration changes and rebuilds between threads; the
+        # handle serialises libmagic itself (in C). Re-entrant: a signal
+        # handler that changes flags while the same thread does is safe,
+        # since no libmagic state spans two C calls.
         self._lock = threading.RLock()
         self._handle: Optional[Handle] = None
         self._max_size = _check_max_size(max_size)
@@ -182,6 +216,7 @@ class Cookie:
         db = self._check_database(database)
         self._config = _Config(flags_value, db, checked_params)
         self._handle = self._build(self._config)
+        _LIVE.add(self)
 
     # -- construction ------------------------------------------------------
 
@@ -332,11 +367,15 @@ class Cookie:
     # -- lifecycle ---------------------------------------------------------
 
     def close(self) -> None:
-        """Free the libmagic handle.  Idempotent; later calls raise ValueError."""
-        with self._lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                handle.close()
+        """Free the libmagic handle.  Idempotent; later calls raise ValueError.
+
+        Safe from a signal handler: a call in progress on this thread keeps
+        the handle until it returns (its answer is already copied), and the
+        handle is then freed; other threads' calls finish first.
+        """
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
 
     @property
     def closed(self) -> bool:
@@ -374,16 +413,38 @@ class Cookie:
         """The largest input accepted, in bytes (None: no limit); see ``Cookie``."""
         return self._max_size
 
-    def _rebuild(self) -> None:
-        """Replace the handle with a fresh one of the same configuration.
+    def _rebuild(self, old: Handle) -> Handle:
+        """Replace ``old`` with a fresh handle of the same configuration.
 
-        Used after libmagic was interrupted mid-call (a trapped fault): its
-        state can no longer be trusted.  Caller holds the lock.
+        Used after libmagic was interrupted mid-call (a trapped fault) or
+        the process forked while another thread was inside it: its state can
+        no longer be trusted.  Another thread (or a signal handler) may have
+        rebuilt it already, or the Cookie may have been closed meanwhile.
         """
-        old, self._handle = self._handle, None
-        if old is not None:
+        with self._lock:
+            current = self._handle
+            if current is None:
+                raise ValueError(_CLOSED)
+            if current is not old:
+                return current
             old.close()
-        self._handle = self._build(self._config)
+            self._handle = self._build(self._config)
+            return self._handle
+
+    def _call(self, method: str, *args: Any) -> bytes:
+        """Run ``Handle.<method>(*args)``, rebuilding a lost handle once."""
+        handle = self._live()
+        try:
+            return getattr(handle, method)(*args)  # type: ignore[no-any-return]
+        except HandleLost:
+            pass
+        except ValueError:
+            # close() from a signal handler (or another thread) between our
+            # look-up and the call: report it as closed.
+            if self._handle is None:
+                raise ValueError(_CLOSED) from None
+            raise
+        return getattr(self._rebuild(handle), method)(*args)  # type: ignore[no-any-return]
 
     # -- identification ----------------------------------------------------
 
@@ -397,31 +458,36 @@ class Cookie:
         Raises:
             FileNotFoundError, PermissionError: as ``open()`` would.
             IsADirectoryError: ``path`` is a directory.
-            ValueError: ``path`` is a FIFO or a socket (nothing to read by
-                name; pass a descriptor), or contains a NUL byte.
+            ValueError: ``path`` is a socket, or a FIFO with ``Flags.DEVICES``
+                (reading it would wait for a writer; pass a descriptor), or
+                contains a NUL byte.  Without DEVICES a FIFO is described
+                by name, as ``file -b`` does: ``fifo (named pipe)``.
             LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed.
         """
         raw = _fspath(path)
         display = os.fsdecode(raw)
-        with self._lock:
-            handle = self._live()
-            follow = bool(self._config.flags & Flags.SYMLINK)
-            try:
-                st = os.stat(raw) if follow else os.lstat(raw)
-            except OSError as exc:
-                raise type(exc)(exc.errno, exc.strerror, display) from None
-            mode = st.st_mode
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError(21, "Is a directory: Cookie.file() identifies files",
-                                        display)
-            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-                kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
-                raise ValueError(f"{display!r} is {kind}, not a file; identify its data "
-                                 f"with Cookie.descriptor() or Cookie.buffer()")
-            if stat.S_ISREG(mode):
-                _refuse_larger(st.st_size, self._max_size, display, display)
-            result = decode(handle.file(raw, display))
+        self._live()
+        follow = bool(self._config.flags & Flags.SYMLINK)
+        try:
+            st = os.stat(raw) if follow else os.lstat(raw)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, display) from None
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory: Cookie.file() identifies files",
+                                    display)
+        if stat.S_ISSOCK(mode) or (stat.S_ISFIFO(mode) and self._config.flags & Flags.DEVICES):
+            # With DEVICES libmagic would open and read a FIFO: that waits
+            # for a writer, for ever if none comes.
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+            raise ValueError(f"{display!r} is {kind}, not a file; identify its data "
+                             f"with Cookie.descriptor() or Cookie.buffer()")
+        if stat.S_ISREG(mode):
+            _refuse_larger(st.st_size, self._max_size, display, display)
+        # A FIFO is described by name, as file -b does ("fifo (named pipe)"):
+        # libmagic stats it and never opens it (without Flags.DEVICES).
+        result = decode(self._call("file", raw, display))
         if stat.S_ISREG(mode) and result.endswith("no read permission"):
             # libmagic describes an unreadable file rather than failing
             # (unreadable_info in src/magic.c); report it the way open() does.
@@ -446,6 +512,8 @@ class Cookie:
         Raises:
             TypeError: not an int or a file object.
             ValueError: a negative descriptor, or a closed file object.
+            io.UnsupportedOperation: a file object with no OS descriptor
+                (``io.BytesIO``): the message says to use ``buffer()``.
             OSError: the descriptor is not open (EBADF) or is a directory.
             LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed to read it.
@@ -459,18 +527,23 @@ class Cookie:
             fileobj = fd
             if getattr(fd, "closed", False):
                 raise ValueError("descriptor(): the file object is closed")
-            number = fd.fileno()
+            try:
+                number = fd.fileno()
+            except (io.UnsupportedOperation, OSError) as exc:
+                raise io.UnsupportedOperation(
+                    f"descriptor(): this {type(fd).__name__} has no OS file descriptor "
+                    f"({exc}); identify its bytes with Cookie.buffer() instead, "
+                    f"e.g. buffer(obj.getbuffer()) for io.BytesIO") from None
         else:
             raise TypeError(f"descriptor() takes an int or a file object, not {type(fd).__name__}")
         _check_descriptor(number, self._max_size)
-        with self._lock:
-            handle = self._live()
-            restore = self._align_offset(fileobj, number)
-            try:
-                return decode(handle.descriptor(number))
-            finally:
-                if restore is not None:
-                    os.lseek(number, restore, os.SEEK_SET)
+        self._live()
+        restore = self._align_offset(fileobj, number)
+        try:
+            return decode(self._call("descriptor", number))
+        finally:
+            if restore is not None:
+                os.lseek(number, restore, os.SEEK_SET)
 
     @staticmethod
     def _align_offset(fileobj: Any, fd: int) -> Optional[int]:
@@ -519,27 +592,38 @@ class Cookie:
             ValueError: a closed Mapping.
             MagicError: libmagic failed.
         """
+        handle = self._handle
+        if type(data) is bytes and self._max_size is None and handle is not None:
+            # The hot path: one Python frame, one C call, nothing shared.
+            try:
+                return handle.buffer(data).decode("utf-8", "surrogateescape")
+            except HandleLost:
+                return self._rebuild(handle).buffer(data).decode("utf-8", "surrogateescape")
         mapping: Optional[_Mapping] = None
-        if type(data) is bytes:  # the common case: always contiguous
+        if type(data) is bytes:
             contiguous: Any = data
         elif isinstance(data, _Mapping):
             mapping = data
             _refuse_larger(len(mapping), self._max_size, "the Mapping", mapping.path)
         else:
+            # max_size before any copy: a strided view is gathered below.
+            if self._max_size is not None:
+                _refuse_larger(_nbytes(data), self._max_size, "the buffer")
             contiguous = _contiguous(data)
         if mapping is None and self._max_size is not None:
             with memoryview(contiguous) as view:
                 _refuse_larger(view.nbytes, self._max_size, "the buffer")
-        with self._lock:
-            handle = self._handle
-            if handle is None:
-                raise ValueError(_CLOSED)
-            try:
-                raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
-            except FaultError:
-                if handle.closed:  # libmagic was cut short: rebuild it
-                    self._rebuild()
-                raise
+        if handle is None:
+            raise ValueError(_CLOSED)
+        try:
+            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
+        except FaultError:
+            if handle.closed:  # libmagic was cut short: rebuild it
+                self._rebuild(handle)
+            raise
+        except HandleLost:
+            handle = self._rebuild(handle)
+            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
         return raw.decode("utf-8", "surrogateescape")
 
     # -- flags and params --------------------------------------------------

@@ -172,3 +172,16 @@ class LockError(MagicError, BlockingIOError):  # type: ignore[misc]
     """A file could not be locked because another holder's lock conflicts
     (``Mapping.open(lock=True)`` never waits).  Also a ``BlockingIOError``."""
 
+
+
+class ReentrancyError(MagicError):
+    """A libmagic handle was entered again by the thread already inside it.
+
+    That happens only from code Python runs in the middle of another call
+    on the same thread: a signal handler (``signal.signal``), a ``__del__``
+    or weakref callback, a trace function.  magicguard refuses rather than
+    hand libmagic's state to two calls at once (which could give one of
+    them the other's answer, or freed memory).  Use another ``Cookie`` in
+    such code; the helpers ``from_buffer``/``from_file`` do so by
+    themselves.
+    """
