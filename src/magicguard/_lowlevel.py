@@ -498,6 +498,21 @@ def unmap(address: int, length: int) -> None:
         raise OSError(err, f"munmap: {os.strerror(err)}")
 
 
+def gather(address: int, start: int, step: int, count: int, path: Optional[str]) -> bytes:
+    """``count`` bytes at ``address + start + i * step``, copied inside the
+    trap; the work and memory are ``count`` bytes, whatever the span."""
+    if count == 0:
+        return b""
+    out = ffi.new("unsigned char[]", count)
+    fault = ffi.new("mg_fault *")
+    if lib.mg_gather(out, ffi.cast("unsigned char *", address), start, step, count, fault) != 0:
+        if fault.faulted:
+            raise fault_error(fault, "read", path)
+        err = int(fault.sys_errno)
+        raise OSError(err, f"read: {os.strerror(err)}", path)
+    return ffi.unpack(ffi.cast("char *", out), count)  # type: ignore[no-any-return]
+
+
 def read(address: int, size: int, path: Optional[str], offset: int) -> bytes:
     """Copy ``size`` bytes at ``address`` inside the trap.
 

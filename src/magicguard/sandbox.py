@@ -390,6 +390,17 @@ class _Core:
         self.segments: list[Optional[_Segment]] = [None] * size
         self.threads: list[threading.Thread] = []
         self.replaced = 0
+        # The process that owns the workers: a child of fork() inherits this
+        # object but not the threads, and must not touch the parent's workers.
+        self.pid = os.getpid()
+
+    def check_process(self) -> None:
+        """Raise in a child of fork(): the Sandbox belongs to the parent."""
+        if os.getpid() != self.pid:
+            raise RuntimeError(
+                f"this Sandbox was created in process {self.pid}, before a fork(); its "
+                f"workers and threads belong to that process. Create a new Sandbox in "
+                f"this one (process {os.getpid()})")
 
     # -- workers -----------------------------------------------------------------
 
@@ -617,6 +628,11 @@ class _Core:
             segment.close()
 
     def shutdown(self, cancel_pending: bool = False) -> None:
+        if os.getpid() != self.pid:
+            # A fork child: the workers are the parent's; leave them be (the
+            # lock may be held by a thread that does not exist here).
+            self.closed = True
+            return
         with self.lock:
             first = not self.closed
             self.closed = True
@@ -672,6 +688,11 @@ class Sandbox(BatchIdentifier):
     A Sandbox is a context manager; ``close()`` stops its workers.  A Sandbox
     that is garbage-collected unclosed stops them too.  Pickling it pickles
     its configuration, never a process.
+
+    A Sandbox inherited by a child of ``os.fork()`` raises ``RuntimeError``
+    on first use there (its worker processes and threads belong to the
+    parent, whose Sandbox keeps working); ``close()`` in the child only marks
+    it closed.  Create a new Sandbox in the child.
     """
 
     def __init__(
@@ -785,6 +806,7 @@ class Sandbox(BatchIdentifier):
     def _start(self, kind: Kind, item: Item) -> Future[str]:
         fut: Future[str] = Future()
         core = self._core
+        core.check_process()
         with core.lock:
             if core.closed:
                 raise RuntimeError("cannot identify with a closed Sandbox")
