@@ -785,6 +785,7 @@ struct mg_handle {
     magic_t ms;                 /* NULL: closed or lost */
     int lost;                   /* ms dropped by a fault or a fork */
     int close_pending;          /* mg_h_close ran while this thread held mu */
+    int capture;                /* capture libmagic's stderr (database ops) */
     _Atomic(uintptr_t) owner;   /* mg_self() of the holder, or 0 */
     struct mg_handle *prev, *next;  /* registry, for the fork child */
 };
@@ -837,7 +838,7 @@ mg_atfork_register(void)
 }
 
 mg_handle *
-mg_h_open(int flags, int *err)
+mg_h_open(int flags, int capture, int *err)
 {
     struct mg_handle *h;
 
@@ -848,6 +849,7 @@ mg_h_open(int flags, int *err)
         return NULL;
     }
     (void)pthread_mutex_init(&h->mu, NULL);
+    h->capture = capture;
     (void)pthread_mutex_lock(&mg_process_mu);
     h->ms = magic_open(flags);
     *err = h->ms == NULL ? errno : 0;
@@ -932,6 +934,9 @@ mg_result_free(mg_result *r)
 {
     free(r->big);
     r->big = NULL;
+    free(r->warnings);
+    r->warnings = NULL;
+    r->wlen = 0;
 }
 
 /* Copy s (NUL-terminated) into r: text, or a malloc'd big copy. */
@@ -969,6 +974,8 @@ mg_h_begin(struct mg_handle *h, mg_result *r)
 
     memset(&r->fault, 0, sizeof(r->fault));
     r->big = NULL;
+    r->warnings = NULL;
+    r->wlen = 0;
     r->len = 0;
     r->lib_errno = 0;
     rc = mg_h_enter(h);
@@ -1077,6 +1084,10 @@ mg_h_op(mg_handle *h, int op, int iarg, size_t *value, const char *path,
     flags = magic_getflags(ms);
     if (global)
         (void)pthread_mutex_lock(&mg_process_mu);
+#if MG_BUNDLED_BUILD
+    if (global && h->capture && op != MG_OP_LIST)
+        mg_capture_begin();
+#endif
     switch (op) {
     case MG_OP_GETFLAGS:
         r->value = flags;
@@ -1114,6 +1125,10 @@ mg_h_op(mg_handle *h, int op, int iarg, size_t *value, const char *path,
         break;
     }
     saved_errno = errno;
+#if MG_BUNDLED_BUILD
+    if (global && h->capture && op != MG_OP_LIST)
+        r->wlen = mg_capture_end(&r->warnings);
+#endif
     if (global) {
         /* magic_list and the debug flags print through C stdio. */
         (void)fflush(stdout);
@@ -1172,6 +1187,7 @@ mg_gather(unsigned char *dst, const unsigned char *src, size_t start,
 {
     struct mg_guard g;
     size_t lo, hi;
+    int sparse;
 
     if (n == 0) {
         memset(fault, 0, sizeof(*fault));
@@ -1187,6 +1203,12 @@ mg_gather(unsigned char *dst, const unsigned char *src, size_t start,
     }
     if (mg_prepare(&g, src + lo, hi - lo, fault) != 0)
         return -1;
+    /* Sparse reads of a file mapping: without MADV_RANDOM every fault
+       reads ahead around its page (measured: 9-22 s instead of 0.04 s for
+       3,072 bytes 1 MiB apart in a fresh 3 GiB file). Put back after. */
+    sparse = (size_t)(step < 0 ? -step : step) > 2 * mg_page();
+    if (sparse)
+        (void)madvise((void *)g.lo, g.hi - g.lo, MADV_RANDOM);
     if (MG_SIGSETJMP(g.env) == 0) {
         size_t i;
         const volatile unsigned char *p = src + start;
@@ -1195,9 +1217,13 @@ mg_gather(unsigned char *dst, const unsigned char *src, size_t start,
         for (i = 0; i < n; i++, p += step)
             dst[i] = *p;
         mg_pop(&g);
+        if (sparse)
+            (void)madvise((void *)g.lo, g.hi - g.lo, MADV_NORMAL);
         return 0;
     }
     mg_landed(&g, src + lo, fault);
+    if (sparse)
+        (void)madvise((void *)g.lo, g.hi - g.lo, MADV_NORMAL);
     fault->offset += lo;
     return -1;
 }

@@ -124,17 +124,23 @@ typedef struct {
     size_t len;      /* bytes in text (or big): the answer or the message */
     char *big;       /* malloc'd copy when it does not fit in text:
                         free it with mg_result_free */
+    char *warnings;  /* what libmagic printed to stderr during a captured
+                        database operation (malloc'd, NUL-terminated, or
+                        NULL; bundled build); freed by mg_result_free */
+    size_t wlen;
     char text[512];
 } mg_result;
 
-/* magic_open(flags) in a new handle; NULL with *err = errno. */
-mg_handle *mg_h_open(int flags, int *err);
+/* magic_open(flags) in a new handle; NULL with *err = errno. capture:
+   database operations on it capture what libmagic prints to stderr into
+   mg_result.warnings instead (bundled build; the system libmagic prints). */
+mg_handle *mg_h_open(int flags, int capture, int *err);
 /* The destructor: magic_close (if still open) and free the record. */
 void mg_h_free(mg_handle *h);
 /* magic_close now; 1 if deferred (this thread is inside the handle: the
    close happens when that call ends), else 0. */
 int mg_h_close(mg_handle *h);
-/* Free r->big (if any) and set it to NULL. */
+/* Free r->big and r->warnings (if any) and set them to NULL. */
 void mg_result_free(mg_result *r);
 
 /*

@@ -16,7 +16,8 @@ for its batches), ``Sandbox`` (the same in worker processes, with limits;
 
 from __future__ import annotations
 
-from ._batch import Kind, Result
+from typing import TYPE_CHECKING, Any
+
 from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
@@ -26,8 +27,37 @@ from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError
 from .errors import TimeoutError  # noqa: A004, F401 - magicguard.TimeoutError; kept out of __all__
 from .flags import Flags, Param
 from .mapping import Mapping
-from .pool import Pool
-from .sandbox import UNTRUSTED_PARAMS, Sandbox
+
+if TYPE_CHECKING:
+    from ._batch import Kind, Result
+    from .pool import Pool
+    from .sandbox import UNTRUSTED_PARAMS, Sandbox
+
+# Imported on first use (PEP 562): the batch machinery pulls in asyncio and
+# concurrent.futures (~45 ms), the Sandbox subprocess and pickle; a program
+# that only identifies should not pay for them at import.
+_LAZY = {
+    "Kind": "._batch",
+    "Result": "._batch",
+    "Pool": ".pool",
+    "Sandbox": ".sandbox",
+    "UNTRUSTED_PARAMS": ".sandbox",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __version__ = "0.1.0"
 

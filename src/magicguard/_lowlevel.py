@@ -115,11 +115,15 @@ class Handle:
     gets ``ReentrancyError``, never a deadlock.
     """
 
-    __slots__ = ("_h", "_closed", "_keepalive", "_spare", "_error", "_errno")
+    __slots__ = ("_h", "_closed", "_keepalive", "_spare", "_error", "_errno", "messages")
 
-    def __init__(self, flags: int) -> None:
+    def __init__(self, flags: int, capture: bool = False) -> None:
+        """``capture``: what libmagic prints to stderr while loading,
+        compiling or checking is kept in ``messages`` (and on the
+        ``DatabaseError``) instead (bundled build); the CLI leaves it off
+        to print as ``file(1)`` does."""
         err = ffi.new("int *")
-        h = lib.mg_h_open(flags, err)
+        h = lib.mg_h_open(flags, 1 if capture else 0, err)
         if h == ffi.NULL:
             e = int(err[0])
             raise MagicError(_message("magic_open", None, e, None), errno=e, function="magic_open")
@@ -136,6 +140,8 @@ class Handle:
         # The last failure's libmagic message and errno (error(), errno()).
         self._error: Optional[str] = None
         self._errno = 0
+        #: Lines libmagic printed during the last captured database operation.
+        self.messages: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -297,11 +303,25 @@ class Handle:
             display: Optional[str] = None, cls: type[MagicError] = MagicError,
             bufs: Any = _NULL, sizes: Any = _NULL, n: int = 0) -> Any:
         rec = self._take()
-        rc = lib.mg_h_op(self._h, op, iarg, value, path, bufs, sizes, n, rec[0])
+        r = rec[0]
+        rc = lib.mg_h_op(self._h, op, iarg, value, path, bufs, sizes, n, r)
+        if r.warnings != _NULL:
+            text = decode(_unpack(r.warnings, r.wlen))
+            lib.mg_result_free(r)
+            self.messages = text.splitlines()
+        elif op >= lib.MG_OP_LOAD and op != lib.MG_OP_ERROR:
+            self.messages = []
         if rc != 0:
-            raise self._fail(rc, rec, function, display, cls)
+            exc = self._fail(rc, rec, function, display, cls)
+            if isinstance(exc, DatabaseError):
+                exc.messages = list(self.messages)
+                if exc.messages:
+                    shown = "; ".join(exc.messages[:3])
+                    more = len(exc.messages) - 3
+                    exc.message += f" (libmagic said: {shown}" + (f"; {more} more" if more > 0 else "") + ")"
+            raise exc
         self._spare.append(rec)
-        return rec[0]
+        return r
 
     def getflags(self) -> int:
         return int(self._op(lib.MG_OP_GETFLAGS, "magic_getflags").value)

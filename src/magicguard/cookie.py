@@ -9,6 +9,7 @@ libmagic failure into an exception.
 
 from __future__ import annotations
 
+import errno as _errno
 import io
 import operator
 import os
@@ -311,24 +312,49 @@ class Cookie:
         return ("paths", tuple(paths))
 
     @staticmethod
-    def _precheck_database_file(path: bytes) -> None:
-        """Refuse a file that is neither a compiled database nor text.
+    def _precheck_database_file(path: bytes, function: str = "magic_load") -> None:
+        """Refuse, before libmagic sees it, a database it would reject noisily.
 
-        libmagic retries a file it cannot map as a compiled database as a
-        magic *source*, and a binary file then floods stderr with a warning
-        per line (src/apprentice.c, apprentice_1).  A compiled database starts
-        with MAGICNO (0xF11E041C) in either byte order; a source is text.
+        * a missing file (neither ``NAME`` nor ``NAME.mgc``, which libmagic
+          tries first): ``DatabaseError`` with errno ENOENT, where libmagic
+          says only "could not find any valid magic files!" with errno 0;
+        * a compiled database of another format (another libmagic version):
+          libmagic would re-read it as a magic *source* and print a warning
+          per line (src/apprentice.c, apprentice_1);
+        * a binary file that is neither a compiled database nor text.
         """
+        display = os.fsdecode(path)
         try:
             with open(path, "rb") as f:
                 head = f.read(8192)
+        except FileNotFoundError:
+            if os.path.exists(path + b".mgc"):
+                return
+            raise DatabaseError(f"{function} ({display}): No such file or directory",
+                                errno=_errno.ENOENT, function=function, path=display,
+                                reason="No such file or directory") from None
+        except IsADirectoryError:
+            return  # libmagic loads every file of a directory
         except OSError:
-            return  # missing or unreadable: libmagic's own message says so
-        if head[:4] in (_MAGICNO_LE, _MAGICNO_BE) or b"\0" not in head:
+            return  # unreadable: libmagic's own message says so
+        order = "little" if head[:4] == _MAGICNO_LE else "big" if head[:4] == _MAGICNO_BE else None
+        if order is not None:
+            found = int.from_bytes(head[4:8], order)
+            expected = _lowlevel.constant("MG_DATABASE_FORMAT")
+            if expected and found != expected:
+                v = _lowlevel.version()
+                raise DatabaseError(
+                    f"{function} ({display}): a compiled magic database of format {found}, "
+                    f"from another libmagic version; this libmagic ({v // 100}.{v % 100:02d}) "
+                    f"reads only format {expected}. Compile the database's source with this "
+                    f"libmagic (Cookie().compile(source)), or use the bundled database",
+                    function=function, path=display)
+            return
+        if b"\0" not in head:
             return
         raise DatabaseError(
-            f"{os.fsdecode(path)}: neither a compiled magic database (no MAGICNO header) "
-            f"nor a magic source (binary data)", path=os.fsdecode(path), function="magic_load")
+            f"{display}: neither a compiled magic database (no MAGICNO header) "
+            f"nor a magic source (binary data)", path=display, function=function)
 
     @classmethod
     def _load(cls, handle: Handle, database: tuple[str, tuple[Any, ...]]) -> None:
@@ -348,7 +374,7 @@ class Cookie:
 
     @classmethod
     def _build(cls, config: _Config) -> Handle:
-        handle = Handle(config.flags)
+        handle = Handle(config.flags, capture=True)
         try:
             for param, value in config.params.items():
                 handle.setparam(param.value, value)
@@ -697,12 +723,23 @@ class Cookie:
         joined = b":".join(raws)
         return joined, os.fsdecode(joined)
 
+    @property
+    def messages(self) -> list[str]:
+        """What libmagic printed during this Cookie's last ``load``,
+        ``compile`` or ``check`` (parse warnings, file -c's header), captured
+        instead of written to stderr (bundled build; the system libmagic
+        prints them itself).  A failure's lines are also on its
+        ``DatabaseError.messages``."""
+        handle = self._handle
+        return [] if handle is None else list(handle.messages)
+
     def compile(self, paths: Union[StrPath, Sequence[StrPath]]) -> None:
         """Compile magic source files (``file -C -m paths``).
 
         As libmagic does, each ``NAME`` is written as ``NAME.mgc`` in the
         current directory.  Raises ``DatabaseError`` if a source does not
-        compile (libmagic's warnings go to stderr).
+        compile, carrying libmagic's warnings in ``messages`` (bundled build:
+        nothing is printed).
         """
         raw, display = self._paths_arg(paths)
         with self._lock:
@@ -711,14 +748,22 @@ class Cookie:
     def check(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> bool:
         """Check that magic files parse (``file -c``): True if they do.
 
-        Problems are printed by libmagic on stderr.  ``None`` checks the
-        database libmagic would load by default.
+        What libmagic says about them (its warnings, one per problem) is in
+        ``cookie.messages`` afterwards, never printed (bundled build).  A
+        missing file is False, with "No such file or directory" there.
+        ``None`` checks the database libmagic would load by default.
         """
         raw, display = self._paths_arg(paths)
         with self._lock:
+            handle = self._live()
             try:
-                self._live().database_action("check", raw, display)
-            except DatabaseError:
+                if raw is not None:
+                    for one in raw.split(b":"):
+                        self._precheck_database_file(one, "magic_check")
+                handle.database_action("check", raw, display)
+            except DatabaseError as exc:
+                if not handle.messages:
+                    handle.messages = [str(exc)]
                 return False
         return True
 

@@ -51,7 +51,16 @@ class MagicError(Exception):
 
 
 class DatabaseError(MagicError):
-    """A magic database could not be loaded, compiled, checked or listed."""
+    """A magic database could not be loaded, compiled, checked or listed.
+
+    Attributes:
+        messages: the lines libmagic printed while it tried (parse warnings,
+            "Maximum number of warnings ... exceeded"), captured instead of
+            written to the process's stderr (bundled build); the first few
+            are also in the message. Empty when there were none.
+    """
+
+    messages: list[str] = []
 
 
 def _restore(cls: type[MagicError], message: str, state: dict[str, object]) -> MagicError:
