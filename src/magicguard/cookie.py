@@ -19,7 +19,8 @@ import weakref
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _lowlevel
-from ._lowlevel import Handle, HandleLost, decode
+from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
+from ._lowlevel import Handle, HandleLost, _h_buffer, _new_result, _unpack, decode
 from .errors import DatabaseError, FaultError, LimitError
 from .flags import PARAM_LIMITS, Flags, Param
 from .mapping import Mapping as _Mapping
@@ -619,10 +620,20 @@ class Cookie:
             MagicError: libmagic failed.
         """
         handle = self._handle
-        if type(data) is bytes and self._max_size is None and handle is not None:
-            # The hot path: one Python frame, one C call, nothing shared.
+        if (type(data) is bytes and self._max_size is None and handle is not None
+                and len(data) <= _BUFFER_LIMIT):
+            # The hot path, Handle.buffer's bytes case inlined: one frame,
+            # one C call (no trap: a bytes object's heap storage cannot
+            # fault), the answer copied into a result record this call owns.
+            spare = handle._spare
+            rec = spare.pop() if spare else _new_result()
+            rc = _h_buffer(handle._h, data, len(data), 0, rec[0])
+            if rc >= 0:
+                out = _unpack(rec[1], rc)
+                spare.append(rec)
+                return out.decode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
             try:
-                return handle.buffer(data).decode("utf-8", "surrogateescape")
+                return handle._answer(rc, rec, "magic_buffer", None).decode("utf-8", "surrogateescape")
             except HandleLost:
                 return self._rebuild(handle).buffer(data).decode("utf-8", "surrogateescape")
         mapping: Optional[_Mapping] = None
