@@ -25,7 +25,11 @@ its locks in a child after ``fork()`` (``pthread_atfork``).
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Sequence
 
 from ._native import ffi, lib
 from .errors import DatabaseError, FaultError, MagicError, ReentrancyError

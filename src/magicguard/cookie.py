@@ -16,7 +16,11 @@ import os
 import stat
 import threading
 import weakref
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _lowlevel
 from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
@@ -27,13 +31,18 @@ from .mapping import Mapping as _Mapping
 
 __all__ = ["Cookie", "Database", "StrPath", "Buffer"]
 
-StrPath = Union[str, "os.PathLike[str]", "os.PathLike[bytes]"]
+if TYPE_CHECKING:
+    StrPath = Union[str, "os.PathLike[str]", "os.PathLike[bytes]"]
+else:  # importable names for the annotations of other modules
+    StrPath = Buffer = Database = object
 """A file name: ``str`` or ``os.PathLike`` (``bytes`` is a database *buffer*)."""
 
-Buffer = Any
+if TYPE_CHECKING:
+    Buffer = Any
 """Any object with the buffer protocol: bytes, bytearray, memoryview, array, mmap, NumPy."""
 
-Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
+if TYPE_CHECKING:
+    Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
 """What ``Cookie(database=...)`` accepts: see ``Cookie``."""
 
 # The first word of a compiled database (MAGICNO in src/file.h), either order.
@@ -338,9 +347,8 @@ class Cookie:
             return  # libmagic loads every file of a directory
         except OSError:
             return  # unreadable: libmagic's own message says so
-        order = "little" if head[:4] == _MAGICNO_LE else "big" if head[:4] == _MAGICNO_BE else None
-        if order is not None:
-            found = int.from_bytes(head[4:8], order)
+        if head[:4] in (_MAGICNO_LE, _MAGICNO_BE):
+            found = int.from_bytes(head[4:8], "little" if head[:4] == _MAGICNO_LE else "big")
             expected = _lowlevel.constant("MG_DATABASE_FORMAT")
             if expected and found != expected:
                 v = _lowlevel.version()

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import builtins
 import os
-from typing import Optional, Union
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Union
 
 __all__ = ["MagicError", "DatabaseError", "FaultError", "LimitError", "LockError", "TimeoutError",
            "WorkerCrashed"]
 
-StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+if TYPE_CHECKING:
+    StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 class MagicError(Exception):
