@@ -424,6 +424,23 @@ class _Core:
         if not worker.ready:
             try:
                 worker.handshake()
+            except WorkerCrashed as exc:
+                with self.lock:
+                    self.workers[slot] = None
+                if exc.reason != "signal":
+                    raise
+                # Killed while starting (from outside: nothing of the item's
+                # was lost, it was never sent): one fresh worker, not a
+                # failed item. A second death is reported.
+                worker = self.spawn(slot)
+                with self.lock:
+                    self.replaced += 1
+                try:
+                    worker.handshake()
+                except BaseException:
+                    with self.lock:
+                        self.workers[slot] = None
+                    raise
             except BaseException:
                 with self.lock:
                     self.workers[slot] = None
@@ -454,7 +471,29 @@ class _Core:
             return self._path(slot, item)
         return self._descriptor(slot, item)
 
+    def _mapping(self, slot: int, item: Any) -> str:
+        """A Mapping: its descriptor goes to the worker, which identifies the
+        file from its start as ``Cookie.buffer(mapping)`` does (libmagic reads
+        through the descriptor, never the caller's memory); a Mapping with no
+        descriptor (anonymous memory) goes as a copy of its bytes."""
+        _refuse_larger(len(item), self.max_size, "the Mapping", item.path)
+        display = item.path if item.path is not None else "a Mapping"
+        with item._pinned() as (_address, _length, fd), item._identify_lock:
+            if fd < 0:
+                return self._data(slot, item.read())
+            before = os.lseek(fd, 0, os.SEEK_CUR)
+            os.lseek(fd, 0, os.SEEK_SET)
+            try:
+                return self._call(slot, proto.OP_DESCRIPTOR, b"", None,
+                                  f"identifying {display}", fds=(fd,))
+            finally:
+                os.lseek(fd, before, os.SEEK_SET)
+
     def _data(self, slot: int, item: Item) -> str:
+        from .mapping import Mapping
+
+        if isinstance(item, Mapping):
+            return self._mapping(slot, item)
         contiguous = _contiguous(item)
         with memoryview(contiguous) as view, view.cast("B") as flat:
             size = flat.nbytes
