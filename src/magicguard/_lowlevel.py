@@ -480,6 +480,17 @@ def sigbus_handler_status() -> tuple[bool, bool]:
     return bool(installed[0]), bool(on_top[0])
 
 
+def install_sigbus_handler() -> None:
+    """Put magicguard's SIGBUS handler in place now (a guarded one-byte copy);
+    it is otherwise installed lazily, by the first guarded read."""
+    src = ffi.new("char[1]")
+    dst = ffi.new("char[1]")
+    fault = ffi.new("mg_fault *")
+    if lib.mg_copy(dst, src, 1, fault) != 0:
+        err = int(fault.sys_errno)
+        raise OSError(err, f"sigaction(SIGBUS): {os.strerror(err)}")
+
+
 def fault_error(fault: Any, function: str, path: Optional[str]) -> FaultError:
     """The ``FaultError`` for an ``mg_fault`` that reports a fault."""
     where = path if path is not None else "memory"
