@@ -340,9 +340,12 @@ class Cookie:
         except FileNotFoundError:
             if os.path.exists(path + b".mgc"):
                 return
-            raise DatabaseError(f"{function} ({display}): No such file or directory",
+            # reason: what libmagic itself says (python-magic's message,
+            # which compat reproduces); the message and errno say why.
+            raise DatabaseError(f"{function} ({display}): No such file or directory "
+                                f"(libmagic: could not find any valid magic files!)",
                                 errno=_errno.ENOENT, function=function, path=display,
-                                reason="No such file or directory") from None
+                                reason="could not find any valid magic files!") from None
         except IsADirectoryError:
             return  # libmagic loads every file of a directory
         except OSError:
