@@ -322,6 +322,24 @@ class Cookie:
         return ("paths", tuple(paths))
 
     @staticmethod
+    def _precheck_database_files(paths: Sequence[bytes], function: str = "magic_load") -> None:
+        """``_precheck_database_file`` for each; a missing file is refused only
+        when every one is missing (libmagic skips a missing file in a list
+        from which another loads)."""
+        missing: Optional[DatabaseError] = None
+        present = False
+        for path in paths:
+            try:
+                Cookie._precheck_database_file(path, function)
+                present = True
+            except DatabaseError as exc:
+                if exc.errno != _errno.ENOENT:
+                    raise
+                missing = missing or exc
+        if missing is not None and not present:
+            raise missing
+
+    @staticmethod
     def _precheck_database_file(path: bytes, function: str = "magic_load") -> None:
         """Refuse, before libmagic sees it, a database it would reject noisily.
 
@@ -374,8 +392,7 @@ class Cookie:
         if kind == "buffers":
             handle.load_buffers(items)
         elif kind == "paths":
-            for path in items:
-                cls._precheck_database_file(path)
+            cls._precheck_database_files(items)
             handle.load(b":".join(items), os.fsdecode(b":".join(items)))
         else:
             default = _lowlevel.default_database_path()
@@ -780,8 +797,7 @@ class Cookie:
             handle = self._live()
             try:
                 if raw is not None:
-                    for one in raw.split(b":"):
-                        self._precheck_database_file(one, "magic_check")
+                    self._precheck_database_files(raw.split(b":"), "magic_check")
                 handle.database_action("check", raw, display)
             except DatabaseError as exc:
                 if not handle.messages:
