@@ -10,7 +10,7 @@ identified in place, its faults trapped), the one-line helpers ``from_file``
 and ``from_buffer``, ``Pool`` (identify on every core; ``Result`` and ``Kind``
 for its batches), ``Sandbox`` (the same in worker processes, with limits;
 ``UNTRUSTED_PARAMS``), and the exceptions ``MagicError``, ``DatabaseError``,
-``FaultError``, ``LockError``, ``LimitError``, ``WorkerCrashed`` and
+``FaultError``, ``LockError``, ``LimitError``, ``ReentrancyError``, ``WorkerCrashed`` and
 ``magicguard.TimeoutError``.
 """
 
@@ -27,7 +27,8 @@ from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
 from ._lowlevel import version as libmagic_version
 from .cookie import Cookie
-from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, WorkerCrashed
+from .errors import (DatabaseError, FaultError, LimitError, LockError, MagicError, ReentrancyError,
+                     WorkerCrashed)
 from .errors import TimeoutError  # noqa: A004, F401 - magicguard.TimeoutError; kept out of __all__
 from .flags import Flags, Param
 from .mapping import Mapping
@@ -78,6 +79,7 @@ __all__ = [
     "Mapping",
     "Param",
     "Pool",
+    "ReentrancyError",
     "Result",
     "Sandbox",
     "UNTRUSTED_PARAMS",
