@@ -38,11 +38,13 @@ SOURCES = ["shim.c", "trap.c", "mg_wchar.c"]  # mg_wchar.c: the CLI's iswprint/w
 def _cdef_text(name: str) -> str:
     """A csrc header with its preprocessor lines (guards, includes) removed.
 
-    cdef understands declarations and ``#define NAME ...`` only.
+    cdef understands declarations and ``#define NAME ...`` only (kept: the
+    ``MAGIC_*`` names and trap.h's ``MG_*`` integer constants).
     """
     lines = (CSRC / name).read_text().splitlines()
     return "\n".join(
-        line for line in lines if not line.startswith("#") or line.startswith("#define MAGIC_")
+        line for line in lines
+        if not line.startswith("#") or line.startswith(("#define MAGIC_", "#define MG_"))
     )
 
 

@@ -90,6 +90,18 @@ _PATCHES = (
     ("src/buffer.c",
      "buffer_fini(struct buffer *b)\n{\n\tfree(b->ebuf);\n",
      "buffer_fini(struct buffer *b)\n{\n\tmg_tail_release(b->ebuf);\n"),
+    # ---- procmodel (issue 13): libmagic never writes to the process's stderr.
+    # Same change as patches/libmagic/magicguard/0100-warnings-to-buffer.patch
+    # (drop this entry when build_libmagic.py applies that directory).
+    # Every libmagic source includes file.h: its `stderr` becomes
+    # mg_stderr() (csrc/alloc.c), the real stderr unless the calling thread
+    # is capturing (load/compile/check through a Cookie), when the text goes
+    # to a per-thread buffer the shim hands back with the result.
+    ("src/file.h", "#endif /* __file_h__ */\n",
+     "/* magicguard: see csrc/alloc.h, mg_stderr. */\n"
+     "FILE *mg_stderr(void);\n#undef stderr\n#define stderr mg_stderr()\n\n"
+     "#endif /* __file_h__ */\n"),
+    # ---- end procmodel
 )
 
 # Everything libmagic can use besides libc is off: the compression libraries

@@ -16,7 +16,11 @@ Wall time on a shared 2-core machine cannot resolve a few per cent, so the
 PNG-header case is also counted in instructions with valgrind's callgrind,
 which is repeatable whatever else runs: each program runs twice with
 different call counts, and the difference divided by the extra calls is the
-cost of one call, start-up cancelled (PYTHONHASHSEED fixed).
+cost of one call, start-up cancelled (PYTHONHASHSEED fixed).  The reference
+there is a *bare* C loop of ``magic_buffer`` (nothing else per call), on the
+PNG header and on empty input, each binding against its own libmagic.
+
+Run just the instruction counts:  python bench/bench_cookie.py --instructions-only
 
 Run:  python bench/bench_cookie.py [--rounds 15] [--corpus 400] [--no-instructions]
 """
@@ -75,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=int, default=400, help="corpus files for the file case")
     parser.add_argument("--no-instructions", action="store_true",
                         help="skip the callgrind instruction counts")
+    parser.add_argument("--instructions-only", action="store_true",
+                        help="only the callgrind instruction counts")
     opts = parser.parse_args(argv)
+    if opts.instructions_only:
+        tmp = Path(tempfile.mkdtemp(prefix="mg-bench-"))
+        instruction_counts(tmp, tmp, tmp, magicguard.default_database_path())
+        return 0
 
     import magic as python_magic  # python-magic 0.4.27, the test extra
 
@@ -153,32 +163,82 @@ def _callgrind(args: list[str]) -> int:
     return int(re.search(r"Collected : (\d+)", out).group(1))  # type: ignore[union-attr]
 
 
+# The reference for instruction counts: nothing but magic_buffer in a loop
+# (bench/raw_magic.c also times, and copies each answer, which costs ~10K
+# instructions per call more than libmagic itself: 304K vs 294K on the PNG
+# header, so ratios against it flattered the bindings).
+_BARE_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <magic.h>
+int main(int argc, char **argv) {
+    static char buf[1 << 16];
+    FILE *f = fopen(argv[1], "rb");
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    long i, n = atol(argv[2]);
+    magic_t ms = magic_open(0);
+    fclose(f);
+    if (magic_load(ms, argc > 3 ? argv[3] : NULL) != 0) return 1;
+    for (i = 0; i <= n; i++)
+        if (magic_buffer(ms, buf, len) == NULL) return 1;
+    magic_close(ms);
+    return 0;
+}
+"""
+
+
+def build_bare(out_dir: Path, *, system: bool) -> Path:
+    """Compile the bare magic_buffer loop against the bundled or system libmagic."""
+    import subprocess
+
+    src = out_dir / "bare.c"
+    src.write_text(_BARE_C)
+    exe = out_dir / ("bare_system" if system else "bare")
+    cmd = ["cc", "-O2", "-o", str(exe), str(src)]
+    if magicguard.BUNDLED_LIBMAGIC and not system:
+        import build_libmagic
+
+        built = build_libmagic.Built(build_libmagic.prefix_dir())
+        cmd[2:2] = ["-I", str(built.include_dir)]
+        cmd.append(str(built.static_lib))
+    else:
+        cmd.append("-lmagic")
+    subprocess.run(cmd, check=True)
+    return exe
+
+
 def instruction_counts(tmp: Path, raw: Path, raw_system: Path, database: str | None) -> None:
-    """Instructions per Cookie.buffer call on the PNG header, against a C loop
-    of magic_buffer on the same libmagic; python-magic against its own."""
-    path = tmp / "png"
-    path.write_bytes(PNG_HEADER)
+    """Instructions per call on the PNG header and on empty input: a bare C
+    loop of magic_buffer, Cookie.buffer over the same libmagic, and
+    python-magic over the system libmagic against a bare loop on that one."""
     low, high = 100, 400
+    bare = build_bare(tmp, system=False)
+    bare_system = build_bare(tmp, system=True)
 
     def per_call(make: Callable[[int], list[str]]) -> float:
         return (_callgrind(make(high)) - _callgrind(make(low))) / (high - low)
 
-    def c_loop(exe: Path, db: str | None) -> Callable[[int], list[str]]:
-        return lambda n: [str(exe), "-r", "1", "-w", "0", *(["-d", db] if db else []), *[str(path)] * n]
+    for name, data in (("PNG header, 64 B", PNG_HEADER), ("empty input", b"")):
+        path = tmp / "input.bin"
+        path.write_bytes(data)
 
-    def py_loop(which: str) -> Callable[[int], list[str]]:
-        return lambda n: [sys.executable, "-c", _PY_LOOP, which, str(path), str(n)]
+        def c_loop(exe: Path, db: str | None) -> Callable[[int], list[str]]:
+            return lambda n: [str(exe), str(path), str(n), *([db] if db else [])]
 
-    raw_c = per_call(c_loop(raw, database))
-    ours = per_call(py_loop("magicguard"))
-    raw_c_system = per_call(c_loop(raw_system, None))
-    theirs = per_call(py_loop("python-magic"))
-    print("\nbuffer: PNG header, 64 B: instructions per call (callgrind)")
-    print(f"  raw C (bundled)      {raw_c:12,.0f}")
-    print(f"  magicguard           {ours:12,.0f}   {ours / raw_c:.4f}x raw C, added {ours - raw_c:+,.0f}")
-    print(f"  raw C (system)       {raw_c_system:12,.0f}")
-    print(f"  python-magic         {theirs:12,.0f}   {theirs / raw_c_system:.4f}x raw C, "
-          f"added {theirs - raw_c_system:+,.0f}")
+        def py_loop(which: str) -> Callable[[int], list[str]]:
+            return lambda n: [sys.executable, "-c", _PY_LOOP, which, str(path), str(n)]
+
+        bare_c = per_call(c_loop(bare, database))
+        ours = per_call(py_loop("magicguard"))
+        bare_c_system = per_call(c_loop(bare_system, None))
+        theirs = per_call(py_loop("python-magic"))
+        print(f"\nbuffer: {name}: instructions per call (callgrind, {high}-{low} calls)")
+        print(f"  bare C loop (bundled) {bare_c:12,.0f}")
+        print(f"  magicguard            {ours:12,.0f}   {ours / bare_c:.4f}x bare C, "
+              f"added {ours - bare_c:+,.0f}")
+        print(f"  bare C loop (system)  {bare_c_system:12,.0f}")
+        print(f"  python-magic          {theirs:12,.0f}   {theirs / bare_c_system:.4f}x bare C, "
+              f"added {theirs - bare_c_system:+,.0f}")
 
 
 def run_raw_result(exe: Path, path: Path, database: str | None) -> str:

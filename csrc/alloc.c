@@ -9,8 +9,10 @@
  * which libmagic takes from its own buffers, never from the mapping).
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,32 @@ static MG_TLS int mg_tail_fd = -1;
 static MG_TLS const char *mg_tail_base;
 static MG_TLS size_t mg_tail_len;
 
+/*
+ * The list is a heap block per thread; a thread that exits must free it,
+ * or a thread-per-request server leaks it for every thread that ever made
+ * a guarded call. A pthread key's destructor runs at thread exit with the
+ * key's value: the list (glibc runs it for threads Python starts, which
+ * are pthreads, and for the main thread only at pthread_exit, never at
+ * process exit -- nothing to free then).
+ */
+static pthread_key_t mg_blocks_key;
+static pthread_once_t mg_blocks_once = PTHREAD_ONCE_INIT;
+static int mg_blocks_key_ok;
+
+static void
+mg_blocks_destroy(void *list)
+{
+    /* TLS of this thread may already be torn down; free what the key
+       holds, which is the list. */
+    free(list);
+}
+
+static void
+mg_blocks_key_init(void)
+{
+    mg_blocks_key_ok = pthread_key_create(&mg_blocks_key, mg_blocks_destroy) == 0;
+}
+
 static void
 mg_remember(void *p)
 {
@@ -44,6 +72,11 @@ mg_remember(void *p)
             /* Cannot remember: the block stays the caller's, and a fault
                before it is freed leaks it. Never worse than no tracking. */
             return;
+        }
+        if (mg_blocks == NULL || nb != mg_blocks) {
+            (void)pthread_once(&mg_blocks_once, mg_blocks_key_init);
+            if (mg_blocks_key_ok)
+                (void)pthread_setspecific(mg_blocks_key, nb);
         }
         mg_blocks = nb;
         mg_capblocks = cap;
@@ -200,4 +233,83 @@ mg_tail_release(void *ebuf)
         && p < mg_tail_base + mg_tail_len)
         return;
     mg_free(ebuf);
+}
+
+/* -- libmagic's stderr, captured (alloc.h) ------------------------------ */
+
+static MG_TLS int mg_capturing;
+static MG_TLS char *mg_cap_buf;    /* libc-allocated, never tracked */
+static MG_TLS size_t mg_cap_len;
+static FILE *mg_cap_file;
+static pthread_once_t mg_cap_once = PTHREAD_ONCE_INIT;
+
+/* The stream's write function: runs on the thread that printed (the
+   stream is unbuffered), so the bytes land in that thread's buffer. */
+static ssize_t
+mg_cap_write(void *cookie, const char *buf, size_t n)
+{
+    size_t room = MG_CAPTURE_MAX - mg_cap_len, take = n < room ? n : room;
+    char *nb;
+
+    (void)cookie;
+    if (take > 0) {
+        nb = realloc(mg_cap_buf, mg_cap_len + take + 1);
+        if (nb != NULL) {
+            memcpy(nb + mg_cap_len, buf, take);
+            mg_cap_len += take;
+            nb[mg_cap_len] = '\0';
+            mg_cap_buf = nb;
+        }
+    }
+    return (ssize_t)n;   /* beyond the cap: dropped, never printed */
+}
+
+static void
+mg_cap_init(void)
+{
+#if defined(__GLIBC__) || defined(__linux__)
+    cookie_io_functions_t io;
+
+    memset(&io, 0, sizeof(io));
+    io.write = mg_cap_write;
+    mg_cap_file = fopencookie(NULL, "w", io);
+#elif defined(__APPLE__) || defined(__FreeBSD__)
+    mg_cap_file = funopen(NULL, NULL,
+                          (int (*)(void *, const char *, int))mg_cap_write,
+                          NULL, NULL);
+#endif
+    if (mg_cap_file != NULL)
+        (void)setvbuf(mg_cap_file, NULL, _IONBF, 0);
+}
+
+FILE *
+mg_stderr(void)
+{
+    if (mg_capturing) {
+        (void)pthread_once(&mg_cap_once, mg_cap_init);
+        if (mg_cap_file != NULL)
+            return mg_cap_file;
+    }
+    return stderr;
+}
+
+void
+mg_capture_begin(void)
+{
+    free(mg_cap_buf);
+    mg_cap_buf = NULL;
+    mg_cap_len = 0;
+    mg_capturing = 1;
+}
+
+size_t
+mg_capture_end(char **out)
+{
+    size_t n = mg_cap_len;
+
+    mg_capturing = 0;
+    *out = mg_cap_buf;
+    mg_cap_buf = NULL;
+    mg_cap_len = 0;
+    return n;
 }

@@ -87,4 +87,107 @@ int mg_test_handler_installed(void);
  */
 int mg_trap_status(int *installed, int *on_top);
 
+/*
+ * Handles: a magic_t with its own lock, every use of it one C call.
+ *
+ * Python's signal handlers run between bytecodes, so anything Python does
+ * between two C calls can be interleaved with a handler that uses the same
+ * handle. Hence: each function below takes the handle's lock, runs
+ * libmagic, copies its answer (or error message) into the caller's
+ * mg_result and releases the lock, all in one call; no libmagic-owned
+ * pointer ever reaches Python. The lock is held only inside C, so a
+ * handler on the same thread never finds it held by its own thread (if it
+ * did, the call returns MG_REENTERED instead of deadlocking). close never
+ * frees the record (mg_h_free, the Python object's destructor, does):
+ * a closed handle answers MG_CLOSED. After fork() the child re-initialises
+ * every handle's lock; a handle that was in use in another thread at the
+ * fork answers MG_LOST (its magic_set may be mid-call: it is dropped, not
+ * freed) and the owner rebuilds it.
+ */
+typedef struct mg_handle mg_handle;
+
+/* Status values in mg_result.status (and the return value, when < 0). */
+#define MG_OK 0
+#define MG_ERROR -1      /* libmagic failed: text is its message */
+#define MG_CLOSED -2     /* close() ran: no magic_t */
+#define MG_REENTERED -3  /* this thread is already inside this handle */
+#define MG_LOST -4       /* magic_t dropped after a fault or a fork: rebuild */
+#define MG_FAULT -5      /* a trapped fault, or sys_errno: see fault */
+#define MG_BIG -6        /* an answer in big (r->len bytes), not text */
+
+/* What one call reports. Owned by the caller; the callee fills it. */
+typedef struct {
+    mg_fault fault;
+    int status;      /* MG_* above */
+    int lib_errno;   /* magic_errno() on MG_ERROR */
+    int value;       /* an int result (getflags) */
+    size_t len;      /* bytes in text (or big): the answer or the message */
+    char *big;       /* malloc'd copy when it does not fit in text:
+                        free it with mg_result_free */
+    char *warnings;  /* what libmagic printed to stderr during a captured
+                        database operation (malloc'd, NUL-terminated, or
+                        NULL; bundled build); freed by mg_result_free */
+    size_t wlen;
+    char text[512];
+} mg_result;
+
+/* magic_open(flags) in a new handle; NULL with *err = errno. capture:
+   database operations on it capture what libmagic prints to stderr into
+   mg_result.warnings instead (bundled build; the system libmagic prints). */
+mg_handle *mg_h_open(int flags, int capture, int *err);
+/* The destructor: magic_close (if still open) and free the record. */
+void mg_h_free(mg_handle *h);
+/* magic_close now; 1 if deferred (this thread is inside the handle: the
+   close happens when that call ends), else 0. */
+int mg_h_close(mg_handle *h);
+/* Free r->big and r->warnings (if any) and set them to NULL. */
+void mg_result_free(mg_result *r);
+
+/*
+ * Identification; each returns r->len (>= 0) for an answer in text,
+ * MG_BIG for one in big, else the negative status. guard 0: buf is memory that cannot fault (the heap
+ * storage of a bytes object): no trap, no handler check.
+ */
+long mg_h_buffer(mg_handle *h, const void *buf, size_t len, int guard,
+                 mg_result *r);
+long mg_h_mapping(mg_handle *h, const void *base, size_t len, int fd,
+                  int precheck, mg_result *r);
+long mg_h_file(mg_handle *h, const char *path, mg_result *r);
+long mg_h_descriptor(mg_handle *h, int fd, mg_result *r);
+
+/* Everything else, one call each (op: MG_OP_*). */
+#define MG_OP_GETFLAGS 1
+#define MG_OP_SETFLAGS 2
+#define MG_OP_GETPARAM 3
+#define MG_OP_SETPARAM 4
+#define MG_OP_LOAD 5
+#define MG_OP_LOAD_BUFFERS 6
+#define MG_OP_COMPILE 7
+#define MG_OP_CHECK 8
+#define MG_OP_LIST 9
+#define MG_OP_ERROR 10
+/*
+ * iarg: the flags or the param; value: in/out for params; path: for
+ * load/compile/check/list (NULL: libmagic's default); bufs/sizes/n: for
+ * load_buffers. Database operations run under a process-wide lock and put
+ * back the handle's flags afterwards. MG_OP_ERROR copies magic_error()
+ * (status MG_OK with len 0: none) and magic_errno() (lib_errno). On
+ * return errno is what the operation left (ERROR: what it was before).
+ * Returns 0 or the negative status; on MG_ERROR text is libmagic's message
+ * and value the C errno.
+ */
+int mg_h_op(mg_handle *h, int op, int iarg, size_t *value, const char *path,
+            void **bufs, size_t *sizes, size_t n, mg_result *r);
+
+/* magic_getpath(NULL, 0) copied into out (cap bytes, NUL-terminated). */
+void mg_getpath(char *out, size_t cap);
+
+/*
+ * dst[i] = src[start + i * step] for i < n, inside the trap guarding the
+ * bytes read: 0 or -1 (a fault, see *fault). For strided slices of a
+ * Mapping: the work is n bytes, not the span.
+ */
+int mg_gather(unsigned char *dst, const unsigned char *src, size_t start,
+              long step, size_t n, mg_fault *fault);
+
 #endif

@@ -344,6 +344,9 @@ def test_non_utf8_results_never_raise() -> None:
 
 
 def test_stringio_is_refused() -> None:
-    """A file object without a real descriptor raises io.UnsupportedOperation."""
-    with Cookie() as cookie, pytest.raises(io.UnsupportedOperation):
+    """A file object without a real descriptor raises io.UnsupportedOperation
+    saying what it is and what to call instead (not cffi's bare 'fileno')."""
+    with Cookie() as cookie, pytest.raises(io.UnsupportedOperation) as info:
         cookie.descriptor(io.BytesIO(PDF))
+    assert "BytesIO has no OS file descriptor" in str(info.value)
+    assert "buffer(" in str(info.value)

@@ -32,10 +32,13 @@ def test_directory(cookie: Cookie, tmp_path: Path) -> None:
 
 
 def test_fifo_does_not_hang(tmp_path: Path) -> None:
-    """A FIFO with no writer is refused at once, with and without DEVICES."""
+    """A FIFO with no writer is described as file -b does without DEVICES
+    (never opened), and refused at once with DEVICES (reading would wait)."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    for flags in (Flags.NONE, Flags.DEVICES):
+    with Cookie() as cookie:
+        assert cookie.file(fifo) == "fifo (named pipe)"
+    for flags in (Flags.DEVICES,):
         with Cookie(flags) as cookie, pytest.raises(ValueError, match="is a FIFO"):
             cookie.file(fifo)
 
@@ -167,7 +170,7 @@ def test_bad_param_values(cookie: Cookie) -> None:
 
 
 def test_missing_database_file(tmp_path: Path) -> None:
-    with pytest.raises(DatabaseError, match=r"magic_load \(.*nope.mgc\): could not find any valid magic files"):
+    with pytest.raises(DatabaseError, match=r"magic_load \(.*nope.mgc\): No such file or directory"):
         Cookie(database=tmp_path / "nope.mgc")
 
 
@@ -254,3 +257,59 @@ print('ok')
 """
     out = run_python(code, timeout=120)
     assert (out.returncode, out.stdout.strip()) == (0, "ok"), out.stderr[-2000:]
+
+
+# -- nothing on stderr; clear database errors (issue 13, item 8) ------------
+
+import errno as _errno_mod  # noqa: E402
+
+from magicguard import BUNDLED_LIBMAGIC, DatabaseError  # noqa: E402
+
+_bundled_only = pytest.mark.skipif(not BUNDLED_LIBMAGIC,
+                                   reason="the system libmagic prints its warnings itself")
+
+
+def _database_of_format(path: Path, version: int) -> Path:
+    path.write_bytes((0xF11E041C).to_bytes(4, "little") + version.to_bytes(4, "little")
+                     + bytes(range(256)) * 64)
+    return path
+
+
+@_bundled_only
+def test_database_of_another_version_is_one_error_and_silent(tmp_path: Path,
+                                                             capfd: pytest.CaptureFixture[str]) -> None:
+    """Before: libmagic re-read it as a source and printed ~65 lines of
+    'Warning: offset ... invalid' before the DatabaseError."""
+    old = _database_of_format(tmp_path / "old.mgc", 18)
+    with pytest.raises(DatabaseError) as info:
+        Cookie(database=old)
+    assert "format 18" in str(info.value) and "format 20" in str(info.value)
+    assert "5.46" in str(info.value)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_missing_database_says_no_such_file(tmp_path: Path) -> None:
+    """Before: "could not find any valid magic files!" with errno 0."""
+    with pytest.raises(DatabaseError) as info:
+        Cookie(database=tmp_path / "nonexistent.mgc")
+    assert "No such file or directory" in str(info.value)
+    assert info.value.errno == _errno_mod.ENOENT
+
+
+@_bundled_only
+def test_check_of_missing_and_broken_files_prints_nothing(tmp_path: Path,
+                                                          capfd: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.magic"
+    broken.write_text("0\tstrin\tMGTEST\tx\n>>>> bad\n")
+    with Cookie() as cookie:
+        assert cookie.check(tmp_path / "missing.magic") is False
+        assert any("No such file" in line for line in cookie.messages)
+        assert cookie.check(broken) is False
+        assert any("type `strin" in line for line in cookie.messages), cookie.messages
+        with pytest.raises(DatabaseError) as info:
+            cookie.compile(broken)
+        assert any("invalid" in line for line in info.value.messages)
+    with pytest.raises(DatabaseError) as info:
+        Cookie(database=broken)
+    assert "libmagic said" in str(info.value) and info.value.messages
+    assert capfd.readouterr() == ("", "")

@@ -235,18 +235,20 @@ def test_doctor_refuses_a_bad_timeout(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_sigbus_handler_status_follows_the_handler() -> None:
-    """Not installed before the first guarded call; installed and on top
-    after it; not on top once someone resets SIGBUS (until the next guarded
+    """Not installed before the first guarded call (a bytes object is heap
+    memory that cannot fault: not guarded, no syscall); installed and on top
+    after one; not on top once someone resets SIGBUS (until the next guarded
     call puts it back).  In a child: the test changes a signal action."""
     code = """
 import signal, magicguard
 from magicguard import _lowlevel
-print(_lowlevel.sigbus_handler_status())
 magicguard.from_buffer(b"x")
+print(_lowlevel.sigbus_handler_status())
+magicguard.from_buffer(bytearray(b"x"))
 print(_lowlevel.sigbus_handler_status())
 signal.signal(signal.SIGBUS, signal.SIG_DFL)
 print(_lowlevel.sigbus_handler_status())
-magicguard.from_buffer(b"x")
+magicguard.from_buffer(memoryview(b"x"))
 print(_lowlevel.sigbus_handler_status())
 """
     out = run_python(code)

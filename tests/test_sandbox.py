@@ -25,6 +25,7 @@ from typing import Iterator
 import pytest
 
 import magicguard
+from conftest import run_python
 from magicguard import Cookie, Flags, Param
 from magicguard.errors import LimitError, MagicError, TimeoutError, WorkerCrashed
 from magicguard.sandbox import INLINE_MAX, UNTRUSTED_PARAMS, Sandbox
@@ -470,3 +471,50 @@ def test_worker_replies_are_not_trusted() -> None:
     assert type(missing) is FileNotFoundError and missing.filename == "x"
     with pytest.raises(ValueError, match="malformed"):
         _rebuild_exception(["not", "a", "dict"])
+
+
+# -- edges (issue 13, items 8 and 9) ----------------------------------------------
+
+
+def test_sandbox_identifies_a_mapping_like_a_cookie(leaks: LeakCheck) -> None:
+    """Before: TypeError (a Mapping has no buffer protocol) where Pool accepts it."""
+    from magicguard import Mapping
+
+    with Mapping.open("/bin/sh") as m, Cookie() as cookie, Sandbox(1) as sandbox:
+        assert sandbox.identify(m) == cookie.buffer(m)
+        assert list(sandbox.map([m, b"%PDF-1.7\n"])) == [cookie.buffer(m), "PDF document, version 1.7"]
+
+
+def test_replacement_killed_while_starting_does_not_fail_the_next_item(slow_db: str,
+                                                                        leaks: LeakCheck) -> None:
+    """A worker killed from outside before it said it was ready: the next item
+    gets a fresh worker instead of WorkerCrashed."""
+    with Sandbox(1, timeout=0.5, database=slow_db) as sandbox:
+        with pytest.raises(TimeoutError):
+            sandbox.identify(SLOW_INPUT)   # killed; a replacement starts now
+        pid = sandbox._core.workers[0].pid  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGKILL)       # still importing, most likely
+        with Cookie(database=slow_db) as cookie:
+            assert sandbox.identify(b"hi") == cookie.buffer(b"hi")
+
+
+def test_close_right_after_a_timeout_prints_nothing(slow_db: str) -> None:
+    """Before: the replacement worker, starting while the Sandbox closed, hit
+    a BrokenPipeError and its traceback landed on the caller's stderr."""
+    code = f"""
+import magicguard
+from magicguard import Sandbox
+for _ in range(3):
+    s = Sandbox(1, timeout=0.3, database={slow_db!r})
+    try:
+        s.identify(b"NEEDLE " * ((256 << 10) // 7))
+    except magicguard.TimeoutError:
+        pass
+    s.close()
+import time; time.sleep(1.5)   # let any orphaned worker finish dying
+print("done")
+"""
+    proc = run_python(code, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "done"
+    assert proc.stderr == "", proc.stderr

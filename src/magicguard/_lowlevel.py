@@ -7,26 +7,32 @@ the path involved.  Nothing above this module sees a cdata object.
 
 Thread safety (the rules libmagic imposes, see src/magic.c, src/apprentice.c):
 
-* A ``magic_t`` must never be used by two threads at once: ``Handle``
-  callers serialise (``Cookie`` holds a lock per cookie).
+* A ``magic_t`` must never be used by two threads at once: each ``Handle``
+  is an ``mg_handle`` (csrc/trap.h) whose C lock every call takes.
 * ``magic_open``, loading, compiling, checking and listing touch
   process-global state in libmagic (a static default-path string, lazily
-  filled tables), so they run under ``_PROCESS_LOCK``.
+  filled tables), so the shim runs them under a process-wide C lock.
 * cffi releases the GIL around every C call, so separate handles in separate
   threads run in parallel.
 
-Result strings live in the cookie's buffer until its next call, so they are
-copied into ``bytes`` before the caller's lock is released.
+Both locks are held only inside one C call, and libmagic's answer (or error
+text) is copied into memory the caller owns before the handle's lock is
+released: Python code -- a signal handler, say -- can never run while a lock
+is held or see a pointer into libmagic's state.  The shim re-initialises
+its locks in a child after ``fork()`` (``pthread_atfork``).
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from typing import Any, Optional, Sequence
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Sequence
 
 from ._native import ffi, lib
-from .errors import DatabaseError, FaultError, MagicError
+from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
 
 BUNDLED: bool = bool(lib.MG_BUNDLED)
 """True when libmagic is the bundled static build, False for the system one."""
@@ -35,7 +41,6 @@ SIZE_MAX: int = (1 << (8 * ffi.sizeof("size_t"))) - 1
 
 # Looked up once: attribute access on cffi's lib and ffi is not free, and
 # Handle.buffer runs for every identification.
-_mg_buffer = lib.mg_buffer
 _from_buffer = ffi.from_buffer
 _string = ffi.string
 _release = ffi.release
@@ -47,9 +52,6 @@ MAGIC_BUFFER_LIMIT: int = 0xFFFFFFFF
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_data")
 BUNDLED_DATABASE = os.path.join(DATA_DIR, "magic.mgc")
-
-# Serialises libmagic's process-global work: open, load, compile, check, list.
-_PROCESS_LOCK = threading.Lock()
 
 
 def constant(name: str) -> int:
@@ -81,94 +83,178 @@ def decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+class HandleLost(MagicError):
+    """Internal: the ``magic_t`` was dropped (a trapped fault cut libmagic
+    short, or the process forked while another thread used it); the owner
+    rebuilds the handle and, when nothing was read yet, tries again."""
+
+
+def _new_result() -> tuple[Any, Any]:
+    r = ffi.new("mg_result *")
+    return r, r.text
+
+
+_h_buffer = lib.mg_h_buffer
+_unpack = ffi.unpack
+_MG_REENTERED = int(lib.MG_REENTERED)
+_MG_CLOSED = int(lib.MG_CLOSED)
+_MG_LOST = int(lib.MG_LOST)
+_MG_FAULT = int(lib.MG_FAULT)
+_MG_ERROR = int(lib.MG_ERROR)
+_MG_BIG = int(lib.MG_BIG)
+
+_REENTERED = ("{function}: this handle is already in use by this thread: called from a "
+              "signal handler or callback while this Cookie is in use; use another Cookie there")
+
+
 class Handle:
-    """An open ``magic_t``.  Not thread-safe: the owner serialises calls."""
+    """An open ``magic_t`` behind its own lock (``mg_handle`` in csrc/trap.h).
 
-    __slots__ = ("_ptr", "_keepalive", "_fault")
+    Every method is one C call that takes the handle's lock, runs libmagic
+    and copies its answer (or error) into memory this call owns: no pointer
+    into libmagic's state ever reaches Python, so nothing a signal handler
+    does between two bytecodes can change or free an answer being read.
+    Threads are serialised by the C lock; the same thread entering again
+    (which only a handler or callback can do while a database call runs)
+    gets ``ReentrancyError``, never a deadlock.
+    """
 
-    def __init__(self, flags: int) -> None:
-        with _PROCESS_LOCK:
-            ptr = lib.magic_open(flags)
-            err = ffi.errno
-        if ptr == ffi.NULL:
-            raise MagicError(_message("magic_open", None, err, None), errno=err, function="magic_open")
-        self._ptr: Any = ffi.gc(ptr, lib.magic_close)
+    __slots__ = ("_h", "_closed", "_keepalive", "_spare", "_error", "_errno", "messages")
+
+    def __init__(self, flags: int, capture: bool = False) -> None:
+        """``capture``: what libmagic prints to stderr while loading,
+        compiling or checking is kept in ``messages`` (and on the
+        ``DatabaseError``) instead (bundled build); the CLI leaves it off
+        to print as ``file(1)`` does."""
+        err = ffi.new("int *")
+        h = lib.mg_h_open(flags, 1 if capture else 0, err)
+        if h == ffi.NULL:
+            e = int(err[0])
+            raise MagicError(_message("magic_open", None, e, None), errno=e, function="magic_open")
+        # The record is freed only when this object dies: a call in progress
+        # holds a reference, so close() never frees memory under it.
+        self._h: Any = ffi.gc(h, lib.mg_h_free)
+        self._closed = False
         # Buffers handed to magic_load_buffers: libmagic reads them in place
         # for the cookie's whole life (MAP_TYPE_USER in src/apprentice.c).
         self._keepalive: list[Any] = []
-        # The fault report of guarded calls, allocated once: calls on a
-        # handle are serialised by its owner, and the callee zeroes it.
-        self._fault: Any = ffi.new("mg_fault *")
+        # Result records to reuse: popped for a call, pushed back after it,
+        # so a call re-entered from a handler gets a record of its own.
+        self._spare: list[tuple[Any, Any]] = []
+        # The last failure's libmagic message and errno (error(), errno()).
+        self._error: Optional[str] = None
+        self._errno = 0
+        #: Lines libmagic printed during the last captured database operation.
+        self.messages: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------
 
     def close(self) -> None:
-        """Free the ``magic_t`` now; a second call does nothing."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            ffi.release(ptr)
-        self._keepalive = []
-
-    def _abandon(self) -> None:
-        """Forget a ``magic_t`` the shim already closed (after a trapped
-        fault): drop it without calling ``magic_close`` again."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            ffi.gc(ptr, None)  # removes the destructor
+        """Close the ``magic_t`` now (or, if this thread is inside a call on
+        it, as that call ends); a second call does nothing."""
+        if not self._closed:
+            self._closed = True
+            lib.mg_h_close(self._h)
         self._keepalive = []
 
     @property
     def closed(self) -> bool:
-        return self._ptr is None
+        return self._closed
+
+    # -- results -----------------------------------------------------------
+
+    def _take(self) -> tuple[Any, Any]:
+        spare = self._spare
+        return spare.pop() if spare else _new_result()
+
+    def _text(self, rec: tuple[Any, Any]) -> bytes:
+        r = rec[0]
+        if r.big != _NULL:
+            try:
+                return _unpack(r.big, r.len)  # type: ignore[no-any-return]
+            finally:
+                lib.mg_result_free(r)
+        return _unpack(rec[1], r.len)  # type: ignore[no-any-return]
+
+    def _fail(self, rc: int, rec: tuple[Any, Any], function: str, path: Optional[str],
+              cls: type[MagicError] = MagicError) -> MagicError:
+        """The exception for a call that returned status ``rc`` < 0."""
+        r = rec[0]
+        if rc == _MG_REENTERED:
+            return ReentrancyError(_REENTERED.format(function=function), function=function,
+                                   path=path)
+        if rc == _MG_CLOSED:
+            return ValueError("I/O operation on closed Cookie")  # type: ignore[return-value]
+        if rc == _MG_LOST:
+            return HandleLost(f"{function}: the libmagic handle was dropped; rebuild it",
+                              function=function, path=path)
+        if rc == _MG_FAULT:
+            if r.fault.closed:
+                self._closed = True
+            if r.fault.faulted:
+                return fault_error(r.fault, function, path)
+            err = int(r.fault.sys_errno)
+            return MagicError(_message(function, None, err, path), errno=err,
+                              function=function, path=path)
+        text = decode(self._text(rec)) if r.len or r.big != _NULL else None
+        err = int(r.lib_errno)
+        self._error, self._errno = text, err
+        return cls(_message(function, text, err, path), errno=err, function=function, path=path,
+                   reason=text)
+
+    def _answer(self, rc: int, rec: tuple[Any, Any], function: str, path: Optional[str]) -> bytes:
+        if rc >= 0 or rc == _MG_BIG:
+            out = self._text(rec)
+            self._spare.append(rec)
+            return out
+        raise self._fail(rc, rec, function, path)
 
     # -- errors ------------------------------------------------------------
 
     def error(self) -> Optional[str]:
-        """``magic_error()``: libmagic's last error text, or None."""
-        text = lib.magic_error(self._ptr)
-        return None if text == ffi.NULL else decode(ffi.string(text))
+        """``magic_error()``: libmagic's last error (or warning) text, or None."""
+        rec = self._take()
+        if lib.mg_h_op(self._h, lib.MG_OP_ERROR, 0, _NULL, _NULL, _NULL, _NULL, 0, rec[0]) != 0:
+            return self._error
+        r = rec[0]
+        return None if r.status != 0 else decode(self._text(rec))
 
     def errno(self) -> int:
         """``magic_errno()``: the OS errno of libmagic's last error, or 0."""
-        return int(lib.magic_errno(self._ptr))
-
-    def _failure(self, function: str, path: Optional[str], cls: type[MagicError] = MagicError) -> MagicError:
-        text, err = self.error(), self.errno()
-        return cls(_message(function, text, err, path), errno=err, function=function, path=path,
-                   reason=text)
-
-    def _result(self, ptr: Any, function: str, path: Optional[str]) -> bytes:
-        if ptr == ffi.NULL:
-            raise self._failure(function, path)
-        return ffi.string(ptr)  # type: ignore[no-any-return]
-
-    def _status(self, rc: int, function: str, path: Optional[str], cls: type[MagicError]) -> None:
-        if rc != 0:
-            raise self._failure(function, path, cls)
+        rec = self._take()
+        if lib.mg_h_op(self._h, lib.MG_OP_ERROR, 0, _NULL, _NULL, _NULL, _NULL, 0, rec[0]) != 0:
+            return self._errno
+        return int(rec[0].lib_errno)
 
     # -- identification ----------------------------------------------------
 
     def file(self, path: bytes, display: str) -> bytes:
         """``magic_file(path)``: libmagic's answer for a file name."""
-        return self._result(lib.magic_file(self._ptr, path), "magic_file", display)
+        rec = self._take()
+        return self._answer(lib.mg_h_file(self._h, path, rec[0]), rec, "magic_file", display)
 
     def stdin(self) -> bytes:
         """``magic_file(NULL)``: libmagic's answer for standard input."""
-        return self._result(lib.magic_file(self._ptr, ffi.NULL), "magic_file", "-")
+        rec = self._take()
+        return self._answer(lib.mg_h_file(self._h, _NULL, rec[0]), rec, "magic_file", "-")
 
     def descriptor(self, fd: int) -> bytes:
         """``magic_descriptor(fd)``: reads from the current offset, then seeks back."""
-        return self._result(lib.magic_descriptor(self._ptr, fd), "magic_descriptor", f"descriptor {fd}")
+        rec = self._take()
+        return self._answer(lib.mg_h_descriptor(self._h, fd, rec[0]), rec, "magic_descriptor",
+                            f"descriptor {fd}")
 
     def buffer(self, data: Any) -> bytes:
         """magic_buffer over any C-contiguous buffer, zero-copy, via the shim.
 
-        ``ffi.from_buffer`` keeps the object's buffer exported for the call,
-        so a ``bytearray`` cannot be resized (and freed) under libmagic.
-        The call runs inside the SIGBUS trap guarding the buffer's pages: a
-        fault (an ``mmap`` of a file truncated meanwhile) raises
-        ``FaultError``, and if libmagic was inside the call the handle is
-        closed (``closed`` is then True: the owner rebuilds it).
+        A ``bytes`` object's storage is Python's heap, which cannot fault:
+        it goes to libmagic directly (no trap, no handler check: no syscall).
+        Anything else is exported for the call (``ffi.from_buffer``: a
+        ``bytearray`` cannot be resized under libmagic) and read inside the
+        SIGBUS trap guarding its pages: a fault (an ``mmap`` of a file
+        truncated meanwhile) raises ``FaultError``, and if libmagic was inside
+        the call the handle is closed (``closed`` is then True: the owner
+        rebuilds it).
 
         libmagic's softmagic takes lengths and offsets as 32-bit values
         (``mget``/``mcopy`` in src/softmagic.c), so a buffer of 4 GiB or more
@@ -177,24 +263,30 @@ class Handle:
         ``file(1)`` reads of a file.
         """
         # The hot path of every identification: kept to what must run.
-        # A bytes object goes to C as is: cffi passes a pointer to its own
-        # storage for the call (no copy, and bytes cannot change size).
-        # Anything else is exported for the call and released on every
-        # path, an exception's included (its traceback would otherwise keep
-        # the export alive, and the owner could not close an mmap).
-        fault = self._fault
-        view = data if type(data) is bytes else _from_buffer(data)
-        try:
-            length = len(view)
+        spare = self._spare
+        rec = spare.pop() if spare else _new_result()
+        if type(data) is bytes:
+            length = len(data)
             if length > MAGIC_BUFFER_LIMIT:
                 length = min(length, self.getparam(constant("MAGIC_PARAM_BYTES_MAX")))
-            ptr = _mg_buffer(self._ptr, view, length, fault)
-            if ptr != _NULL:  # an answer: no fault, no error
-                return _string(ptr)  # type: ignore[no-any-return]
-            return self._guarded_result(ptr, fault, "magic_buffer", None)
-        finally:
-            if view is not data:
+            rc = _h_buffer(self._h, data, length, 0, rec[0])
+        else:
+            # Exported for the call and released on every path, an
+            # exception's included (its traceback would otherwise keep the
+            # export alive, and the owner could not close an mmap).
+            view = _from_buffer(data)
+            try:
+                length = len(view)
+                if length > MAGIC_BUFFER_LIMIT:
+                    length = min(length, self.getparam(constant("MAGIC_PARAM_BYTES_MAX")))
+                rc = _h_buffer(self._h, view, length, 1, rec[0])
+            finally:
                 _release(view)
+        if rc >= 0:
+            out = _unpack(rec[1], rc)
+            spare.append(rec)
+            return out  # type: ignore[no-any-return]
+        return self._answer(rc, rec, "magic_buffer", None)
 
     def mapping(self, address: int, length: int, fd: int, precheck: bool,
                 path: Optional[str]) -> bytes:
@@ -204,66 +296,66 @@ class Handle:
         ``fd`` -1: anonymous memory, no descriptor.  ``precheck``: refuse
         with ``FaultError`` before libmagic runs when the file has shrunk.
         """
-        fault = ffi.new("mg_fault *")
-        ptr = lib.mg_mapping(self._ptr, ffi.cast("void *", address), length, fd,
-                             1 if precheck else 0, fault)
-        return self._guarded_result(ptr, fault, "magic_buffer", path)
-
-    def _guarded_result(self, ptr: Any, fault: Any, function: str, path: Optional[str]) -> bytes:
-        if fault.closed:
-            self._abandon()
-        if fault.faulted:
-            raise fault_error(fault, function, path)
-        if ptr == ffi.NULL and fault.sys_errno:
-            err = int(fault.sys_errno)
-            raise MagicError(_message(function, None, err, path), errno=err,
-                             function=function, path=path)
-        return self._result(ptr, function, path)
+        rec = self._take()
+        rc = lib.mg_h_mapping(self._h, ffi.cast("void *", address), length, fd,
+                              1 if precheck else 0, rec[0])
+        return self._answer(rc, rec, "magic_buffer", path)
 
     # -- flags and params --------------------------------------------------
 
+    def _op(self, op: int, function: str, iarg: int = 0, value: Any = _NULL, path: Any = _NULL,
+            display: Optional[str] = None, cls: type[MagicError] = MagicError,
+            bufs: Any = _NULL, sizes: Any = _NULL, n: int = 0) -> Any:
+        rec = self._take()
+        r = rec[0]
+        rc = lib.mg_h_op(self._h, op, iarg, value, path, bufs, sizes, n, r)
+        if r.warnings != _NULL:
+            text = decode(_unpack(r.warnings, r.wlen))
+            lib.mg_result_free(r)
+            self.messages = text.splitlines()
+        elif op >= lib.MG_OP_LOAD and op != lib.MG_OP_ERROR:
+            self.messages = []
+        if rc != 0:
+            exc = self._fail(rc, rec, function, display, cls)
+            if isinstance(exc, DatabaseError):
+                exc.messages = list(self.messages)
+                if exc.messages:
+                    shown = "; ".join(exc.messages[:3])
+                    more = len(exc.messages) - 3
+                    exc.message += f" (libmagic said: {shown}" + (f"; {more} more" if more > 0 else "") + ")"
+            raise exc
+        self._spare.append(rec)
+        return r
+
     def getflags(self) -> int:
-        return int(lib.magic_getflags(self._ptr))
+        return int(self._op(lib.MG_OP_GETFLAGS, "magic_getflags").value)
 
     def setflags(self, flags: int) -> None:
-        rc = lib.magic_setflags(self._ptr, flags)
-        if rc != 0:
-            err = ffi.errno
+        try:
+            self._op(lib.MG_OP_SETFLAGS, "magic_setflags", iarg=flags)
+        except MagicError as exc:
+            if isinstance(exc, (ReentrancyError, HandleLost)):
+                raise
             raise MagicError(
-                _message("magic_setflags", f"libmagic refused flags {flags:#x}", err, None),
-                errno=err, function="magic_setflags")
+                _message("magic_setflags", f"libmagic refused flags {flags:#x}", exc.errno, None),
+                errno=exc.errno, function="magic_setflags") from None
 
     def getparam(self, param: int) -> int:
         value = ffi.new("size_t *")
-        if lib.magic_getparam(self._ptr, param, value) != 0:
-            raise self._failure("magic_getparam", None)
+        self._op(lib.MG_OP_GETPARAM, "magic_getparam", iarg=param, value=value)
         return int(value[0])
 
     def setparam(self, param: int, value: int) -> None:
         box = ffi.new("size_t *", value)
-        if lib.magic_setparam(self._ptr, param, box) != 0:
-            raise self._failure("magic_setparam", None)
+        self._op(lib.MG_OP_SETPARAM, "magic_setparam", iarg=param, value=box)
 
     # -- databases ---------------------------------------------------------
 
-    def _restoring_flags(self, call: Any, *args: Any) -> int:
-        """Run a database call under the process lock, then put back the flags.
-
-        Parsing a magic source sets MAGIC_CHECK on the cookie for good
-        (``apprentice_load`` in src/apprentice.c): the owner's flags win.
-        """
-        flags = lib.magic_getflags(self._ptr)
-        with _PROCESS_LOCK:
-            rc = int(call(self._ptr, *args))
-            lib.mg_flush_stdio()
-        lib.magic_setflags(self._ptr, flags)
-        return rc
-
     def load(self, paths: Optional[bytes], display: Optional[str]) -> None:
         """``magic_load``: a colon-separated list of files, or NULL (default)."""
-        rc = self._restoring_flags(lib.magic_load, ffi.NULL if paths is None else paths)
         self._keepalive = []
-        self._status(rc, "magic_load", display, DatabaseError)
+        self._op(lib.MG_OP_LOAD, "magic_load", path=_NULL if paths is None else paths,
+                 display=display, cls=DatabaseError)
 
     def load_buffers(self, buffers: Sequence[bytes]) -> None:
         """``magic_load_buffers`` over private, aligned copies of ``buffers``.
@@ -275,15 +367,18 @@ class Handle:
         copies = [ffi.new("char[]", bytes(b)) for b in buffers]
         pointers = ffi.new("void *[]", [ffi.cast("void *", c) for c in copies])
         sizes = ffi.new("size_t[]", [len(b) for b in buffers])
-        rc = self._restoring_flags(lib.magic_load_buffers, pointers, sizes, len(copies))
-        self._keepalive = [copies, pointers, sizes]
-        self._status(rc, "magic_load_buffers", None, DatabaseError)
+        try:
+            self._op(lib.MG_OP_LOAD_BUFFERS, "magic_load_buffers", bufs=pointers, sizes=sizes,
+                     n=len(copies), cls=DatabaseError)
+        finally:
+            # Kept even on failure: libmagic may hold pointers to them.
+            self._keepalive = [copies, pointers, sizes]
 
     def database_action(self, action: str, paths: Optional[bytes], display: Optional[str]) -> None:
         """``magic_compile``, ``magic_check`` or ``magic_list``."""
-        function = {"compile": lib.magic_compile, "check": lib.magic_check, "list": lib.magic_list}[action]
-        rc = self._restoring_flags(function, ffi.NULL if paths is None else paths)
-        self._status(rc, f"magic_{action}", display, DatabaseError)
+        op = {"compile": lib.MG_OP_COMPILE, "check": lib.MG_OP_CHECK, "list": lib.MG_OP_LIST}[action]
+        self._op(op, f"magic_{action}", path=_NULL if paths is None else paths, display=display,
+                 cls=DatabaseError)
 
 
 def loaded_object() -> Optional[str]:
@@ -355,9 +450,9 @@ def default_database_path() -> Optional[str]:
 
 def getpath() -> str:
     """``magic_getpath(NULL, 0)``: libmagic's default database search path."""
-    with _PROCESS_LOCK:
-        ptr = lib.magic_getpath(ffi.NULL, 0)
-    return "" if ptr == ffi.NULL else decode(ffi.string(ptr))
+    out = ffi.new("char[]", 8192)
+    lib.mg_getpath(out, 8192)
+    return decode(ffi.string(out))
 
 
 def last_errno() -> int:
@@ -383,6 +478,17 @@ def sigbus_handler_status() -> tuple[bool, bool]:
         err = ffi.errno
         raise OSError(err, f"sigaction(SIGBUS): {os.strerror(err)}")
     return bool(installed[0]), bool(on_top[0])
+
+
+def install_sigbus_handler() -> None:
+    """Put magicguard's SIGBUS handler in place now (a guarded one-byte copy);
+    it is otherwise installed lazily, by the first guarded read."""
+    src = ffi.new("char[1]")
+    dst = ffi.new("char[1]")
+    fault = ffi.new("mg_fault *")
+    if lib.mg_copy(dst, src, 1, fault) != 0:
+        err = int(fault.sys_errno)
+        raise OSError(err, f"sigaction(SIGBUS): {os.strerror(err)}")
 
 
 def fault_error(fault: Any, function: str, path: Optional[str]) -> FaultError:
@@ -425,6 +531,21 @@ def unmap(address: int, length: int) -> None:
     if lib.mg_unmap(ffi.cast("void *", address), length) != 0:
         err = ffi.errno
         raise OSError(err, f"munmap: {os.strerror(err)}")
+
+
+def gather(address: int, start: int, step: int, count: int, path: Optional[str]) -> bytes:
+    """``count`` bytes at ``address + start + i * step``, copied inside the
+    trap; the work and memory are ``count`` bytes, whatever the span."""
+    if count == 0:
+        return b""
+    out = ffi.new("unsigned char[]", count)
+    fault = ffi.new("mg_fault *")
+    if lib.mg_gather(out, ffi.cast("unsigned char *", address), start, step, count, fault) != 0:
+        if fault.faulted:
+            raise fault_error(fault, "read", path)
+        err = int(fault.sys_errno)
+        raise OSError(err, f"read: {os.strerror(err)}", path)
+    return ffi.unpack(ffi.cast("char *", out), count)  # type: ignore[no-any-return]
 
 
 def read(address: int, size: int, path: Optional[str], offset: int) -> bytes:

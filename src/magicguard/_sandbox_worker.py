@@ -234,10 +234,23 @@ def main() -> None:
                               f"memory_limit={memory_limit} cannot be applied on this platform "
                               f"(setrlimit(RLIMIT_AS): {exc}); pass memory_limit=None") from None
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        _send(sock, REPLY_ERROR, encode_exception(exc))
+        try:
+            _send(sock, REPLY_ERROR, encode_exception(exc))
+        except OSError:
+            pass  # the parent is gone: nobody to tell
         return
-    _send(sock, REPLY_READY, json.dumps({"pid": os.getpid()}).encode("ascii"))
-    _Server(sock, cookie).serve()
+    try:
+        _send(sock, REPLY_READY, json.dumps({"pid": os.getpid()}).encode("ascii"))
+        _Server(sock, cookie).serve()
+    except (ConnectionError, OSError) as exc:
+        # The parent closed its end (Sandbox.close() right after a timeout,
+        # while this replacement was starting): leave quietly. A traceback
+        # here would land on the caller's stderr, which we inherit.
+        if not isinstance(exc, ConnectionError) and exc.errno not in (errno_module.EPIPE,
+                                                                      errno_module.ECONNRESET,
+                                                                      errno_module.EBADF):
+            raise
+        os._exit(0)
 
 
 if __name__ == "__main__":

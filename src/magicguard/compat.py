@@ -392,8 +392,9 @@ class Magic:
                 (also for a dangling link), ``PermissionError``,
                 ``IsADirectoryError``, ...
             TypeError: ``filename`` is not a file name.
-            ValueError: ``filename`` contains a NUL byte, or names a FIFO or
-                a socket (python-magic would wait for a writer forever).
+            ValueError: ``filename`` contains a NUL byte, or names a socket.
+                A FIFO is answered at once (``"fifo (named pipe)"``), where
+                python-magic waits in ``open()`` for a writer first.
             MagicException: libmagic failed.
         """
         path = _path(filename, "filename")

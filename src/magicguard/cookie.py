@@ -9,28 +9,40 @@ libmagic failure into an exception.
 
 from __future__ import annotations
 
+import errno as _errno
 import io
 import operator
 import os
 import stat
 import threading
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+import weakref
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _lowlevel
-from ._lowlevel import Handle, decode
+from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
+from ._lowlevel import Handle, HandleLost, _h_buffer, _new_result, _unpack, decode
 from .errors import DatabaseError, FaultError, LimitError
 from .flags import PARAM_LIMITS, Flags, Param
 from .mapping import Mapping as _Mapping
 
 __all__ = ["Cookie", "Database", "StrPath", "Buffer"]
 
-StrPath = Union[str, "os.PathLike[str]", "os.PathLike[bytes]"]
+if TYPE_CHECKING:
+    StrPath = Union[str, "os.PathLike[str]", "os.PathLike[bytes]"]
+else:  # importable names for the annotations of other modules
+    StrPath = Buffer = Database = object
 """A file name: ``str`` or ``os.PathLike`` (``bytes`` is a database *buffer*)."""
 
-Buffer = Any
+if TYPE_CHECKING:
+    Buffer = Any
 """Any object with the buffer protocol: bytes, bytearray, memoryview, array, mmap, NumPy."""
 
-Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
+if TYPE_CHECKING:
+    Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
 """What ``Cookie(database=...)`` accepts: see ``Cookie``."""
 
 # The first word of a compiled database (MAGICNO in src/file.h), either order.
@@ -92,6 +104,15 @@ def _contiguous(data: object) -> Any:
         return view.tobytes()
 
 
+def _nbytes(data: object) -> int:
+    """The size in bytes of a buffer-protocol object (no copy)."""
+    try:
+        with memoryview(data) as view:  # type: ignore[arg-type]
+            return view.nbytes
+    except TypeError:
+        return 0  # not a buffer: _contiguous says so
+
+
 def _check_max_size(max_size: object) -> Optional[int]:
     """Validate a ``max_size=`` argument: None (no limit) or a byte count >= 0."""
     if max_size is None:
@@ -124,6 +145,26 @@ def _refuse_larger(size: int, max_size: Optional[int], what: str, path: Optional
     if max_size is not None and size > max_size:
         raise LimitError(f"{what} is {size} bytes, more than max_size={max_size}; "
                          f"refused without reading it", size=size, limit=max_size, path=path)
+
+
+#: Every open Cookie, for the fork child (``_after_fork_in_child``).
+_LIVE: "weakref.WeakSet[Cookie]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a child of ``fork()``: give every Cookie a fresh lock.
+
+    A lock held by another thread of the parent stays held in the child,
+    where that thread does not exist.  The C side (``pthread_atfork`` in
+    csrc/trap.c) re-initialises the handles' own locks and drops any
+    handle that was in use, which its Cookie then rebuilds.
+    """
+    for cookie in list(_LIVE):
+        cookie._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Config:
@@ -174,6 +215,10 @@ class Cookie:
         params: Optional[Mapping[Param, int]] = None,
         max_size: Optional[int] = None,
     ) -> None:
+        # Serialises configuration changes and rebuilds between threads; the
+        # handle serialises libmagic itself (in C). Re-entrant: a signal
+        # handler that changes flags while the same thread does is safe,
+        # since no libmagic state spans two C calls.
         self._lock = threading.RLock()
         self._handle: Optional[Handle] = None
         self._max_size = _check_max_size(max_size)
@@ -182,6 +227,7 @@ class Cookie:
         db = self._check_database(database)
         self._config = _Config(flags_value, db, checked_params)
         self._handle = self._build(self._config)
+        _LIVE.add(self)
 
     # -- construction ------------------------------------------------------
 
@@ -276,24 +322,69 @@ class Cookie:
         return ("paths", tuple(paths))
 
     @staticmethod
-    def _precheck_database_file(path: bytes) -> None:
-        """Refuse a file that is neither a compiled database nor text.
+    def _precheck_database_files(paths: Sequence[bytes], function: str = "magic_load") -> None:
+        """``_precheck_database_file`` for each; a missing file is refused only
+        when every one is missing (libmagic skips a missing file in a list
+        from which another loads)."""
+        missing: Optional[DatabaseError] = None
+        present = False
+        for path in paths:
+            try:
+                Cookie._precheck_database_file(path, function)
+                present = True
+            except DatabaseError as exc:
+                if exc.errno != _errno.ENOENT:
+                    raise
+                missing = missing or exc
+        if missing is not None and not present:
+            raise missing
 
-        libmagic retries a file it cannot map as a compiled database as a
-        magic *source*, and a binary file then floods stderr with a warning
-        per line (src/apprentice.c, apprentice_1).  A compiled database starts
-        with MAGICNO (0xF11E041C) in either byte order; a source is text.
+    @staticmethod
+    def _precheck_database_file(path: bytes, function: str = "magic_load") -> None:
+        """Refuse, before libmagic sees it, a database it would reject noisily.
+
+        * a missing file (neither ``NAME`` nor ``NAME.mgc``, which libmagic
+          tries first): ``DatabaseError`` with errno ENOENT, where libmagic
+          says only "could not find any valid magic files!" with errno 0;
+        * a compiled database of another format (another libmagic version):
+          libmagic would re-read it as a magic *source* and print a warning
+          per line (src/apprentice.c, apprentice_1);
+        * a binary file that is neither a compiled database nor text.
         """
+        display = os.fsdecode(path)
         try:
             with open(path, "rb") as f:
                 head = f.read(8192)
+        except FileNotFoundError:
+            if os.path.exists(path + b".mgc"):
+                return
+            # reason: what libmagic itself says (python-magic's message,
+            # which compat reproduces); the message and errno say why.
+            raise DatabaseError(f"{function} ({display}): No such file or directory "
+                                f"(libmagic: could not find any valid magic files!)",
+                                errno=_errno.ENOENT, function=function, path=display,
+                                reason="could not find any valid magic files!") from None
+        except IsADirectoryError:
+            return  # libmagic loads every file of a directory
         except OSError:
-            return  # missing or unreadable: libmagic's own message says so
-        if head[:4] in (_MAGICNO_LE, _MAGICNO_BE) or b"\0" not in head:
+            return  # unreadable: libmagic's own message says so
+        if head[:4] in (_MAGICNO_LE, _MAGICNO_BE):
+            found = int.from_bytes(head[4:8], "little" if head[:4] == _MAGICNO_LE else "big")
+            expected = _lowlevel.constant("MG_DATABASE_FORMAT")
+            if expected and found != expected:
+                v = _lowlevel.version()
+                raise DatabaseError(
+                    f"{function} ({display}): a compiled magic database of format {found}, "
+                    f"from another libmagic version; this libmagic ({v // 100}.{v % 100:02d}) "
+                    f"reads only format {expected}. Compile the database's source with this "
+                    f"libmagic (Cookie().compile(source)), or use the bundled database",
+                    function=function, path=display)
+            return
+        if b"\0" not in head:
             return
         raise DatabaseError(
-            f"{os.fsdecode(path)}: neither a compiled magic database (no MAGICNO header) "
-            f"nor a magic source (binary data)", path=os.fsdecode(path), function="magic_load")
+            f"{display}: neither a compiled magic database (no MAGICNO header) "
+            f"nor a magic source (binary data)", path=display, function=function)
 
     @classmethod
     def _load(cls, handle: Handle, database: tuple[str, tuple[Any, ...]]) -> None:
@@ -301,8 +392,7 @@ class Cookie:
         if kind == "buffers":
             handle.load_buffers(items)
         elif kind == "paths":
-            for path in items:
-                cls._precheck_database_file(path)
+            cls._precheck_database_files(items)
             handle.load(b":".join(items), os.fsdecode(b":".join(items)))
         else:
             default = _lowlevel.default_database_path()
@@ -313,7 +403,7 @@ class Cookie:
 
     @classmethod
     def _build(cls, config: _Config) -> Handle:
-        handle = Handle(config.flags)
+        handle = Handle(config.flags, capture=True)
         try:
             for param, value in config.params.items():
                 handle.setparam(param.value, value)
@@ -332,11 +422,15 @@ class Cookie:
     # -- lifecycle ---------------------------------------------------------
 
     def close(self) -> None:
-        """Free the libmagic handle.  Idempotent; later calls raise ValueError."""
-        with self._lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                handle.close()
+        """Free the libmagic handle.  Idempotent; later calls raise ValueError.
+
+        Safe from a signal handler: a call in progress on this thread keeps
+        the handle until it returns (its answer is already copied), and the
+        handle is then freed; other threads' calls finish first.
+        """
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
 
     @property
     def closed(self) -> bool:
@@ -374,16 +468,38 @@ class Cookie:
         """The largest input accepted, in bytes (None: no limit); see ``Cookie``."""
         return self._max_size
 
-    def _rebuild(self) -> None:
-        """Replace the handle with a fresh one of the same configuration.
+    def _rebuild(self, old: Handle) -> Handle:
+        """Replace ``old`` with a fresh handle of the same configuration.
 
-        Used after libmagic was interrupted mid-call (a trapped fault): its
-        state can no longer be trusted.  Caller holds the lock.
+        Used after libmagic was interrupted mid-call (a trapped fault) or
+        the process forked while another thread was inside it: its state can
+        no longer be trusted.  Another thread (or a signal handler) may have
+        rebuilt it already, or the Cookie may have been closed meanwhile.
         """
-        old, self._handle = self._handle, None
-        if old is not None:
+        with self._lock:
+            current = self._handle
+            if current is None:
+                raise ValueError(_CLOSED)
+            if current is not old:
+                return current
             old.close()
-        self._handle = self._build(self._config)
+            self._handle = self._build(self._config)
+            return self._handle
+
+    def _call(self, method: str, *args: Any) -> bytes:
+        """Run ``Handle.<method>(*args)``, rebuilding a lost handle once."""
+        handle = self._live()
+        try:
+            return getattr(handle, method)(*args)  # type: ignore[no-any-return]
+        except HandleLost:
+            pass
+        except ValueError:
+            # close() from a signal handler (or another thread) between our
+            # look-up and the call: report it as closed.
+            if self._handle is None:
+                raise ValueError(_CLOSED) from None
+            raise
+        return getattr(self._rebuild(handle), method)(*args)  # type: ignore[no-any-return]
 
     # -- identification ----------------------------------------------------
 
@@ -397,31 +513,36 @@ class Cookie:
         Raises:
             FileNotFoundError, PermissionError: as ``open()`` would.
             IsADirectoryError: ``path`` is a directory.
-            ValueError: ``path`` is a FIFO or a socket (nothing to read by
-                name; pass a descriptor), or contains a NUL byte.
+            ValueError: ``path`` is a socket, or a FIFO with ``Flags.DEVICES``
+                (reading it would wait for a writer; pass a descriptor), or
+                contains a NUL byte.  Without DEVICES a FIFO is described
+                by name, as ``file -b`` does: ``fifo (named pipe)``.
             LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed.
         """
         raw = _fspath(path)
         display = os.fsdecode(raw)
-        with self._lock:
-            handle = self._live()
-            follow = bool(self._config.flags & Flags.SYMLINK)
-            try:
-                st = os.stat(raw) if follow else os.lstat(raw)
-            except OSError as exc:
-                raise type(exc)(exc.errno, exc.strerror, display) from None
-            mode = st.st_mode
-            if stat.S_ISDIR(mode):
-                raise IsADirectoryError(21, "Is a directory: Cookie.file() identifies files",
-                                        display)
-            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-                kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
-                raise ValueError(f"{display!r} is {kind}, not a file; identify its data "
-                                 f"with Cookie.descriptor() or Cookie.buffer()")
-            if stat.S_ISREG(mode):
-                _refuse_larger(st.st_size, self._max_size, display, display)
-            result = decode(handle.file(raw, display))
+        self._live()
+        follow = bool(self._config.flags & Flags.SYMLINK)
+        try:
+            st = os.stat(raw) if follow else os.lstat(raw)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, display) from None
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory: Cookie.file() identifies files",
+                                    display)
+        if stat.S_ISSOCK(mode) or (stat.S_ISFIFO(mode) and self._config.flags & Flags.DEVICES):
+            # With DEVICES libmagic would open and read a FIFO: that waits
+            # for a writer, for ever if none comes.
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket"
+            raise ValueError(f"{display!r} is {kind}, not a file; identify its data "
+                             f"with Cookie.descriptor() or Cookie.buffer()")
+        if stat.S_ISREG(mode):
+            _refuse_larger(st.st_size, self._max_size, display, display)
+        # A FIFO is described by name, as file -b does ("fifo (named pipe)"):
+        # libmagic stats it and never opens it (without Flags.DEVICES).
+        result = decode(self._call("file", raw, display))
         if stat.S_ISREG(mode) and result.endswith("no read permission"):
             # libmagic describes an unreadable file rather than failing
             # (unreadable_info in src/magic.c); report it the way open() does.
@@ -446,6 +567,8 @@ class Cookie:
         Raises:
             TypeError: not an int or a file object.
             ValueError: a negative descriptor, or a closed file object.
+            io.UnsupportedOperation: a file object with no OS descriptor
+                (``io.BytesIO``): the message says to use ``buffer()``.
             OSError: the descriptor is not open (EBADF) or is a directory.
             LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed to read it.
@@ -459,18 +582,23 @@ class Cookie:
             fileobj = fd
             if getattr(fd, "closed", False):
                 raise ValueError("descriptor(): the file object is closed")
-            number = fd.fileno()
+            try:
+                number = fd.fileno()
+            except (io.UnsupportedOperation, OSError) as exc:
+                raise io.UnsupportedOperation(
+                    f"descriptor(): this {type(fd).__name__} has no OS file descriptor "
+                    f"({exc}); identify its bytes with Cookie.buffer() instead, "
+                    f"e.g. buffer(obj.getbuffer()) for io.BytesIO") from None
         else:
             raise TypeError(f"descriptor() takes an int or a file object, not {type(fd).__name__}")
         _check_descriptor(number, self._max_size)
-        with self._lock:
-            handle = self._live()
-            restore = self._align_offset(fileobj, number)
-            try:
-                return decode(handle.descriptor(number))
-            finally:
-                if restore is not None:
-                    os.lseek(number, restore, os.SEEK_SET)
+        self._live()
+        restore = self._align_offset(fileobj, number)
+        try:
+            return decode(self._call("descriptor", number))
+        finally:
+            if restore is not None:
+                os.lseek(number, restore, os.SEEK_SET)
 
     @staticmethod
     def _align_offset(fileobj: Any, fd: int) -> Optional[int]:
@@ -519,27 +647,48 @@ class Cookie:
             ValueError: a closed Mapping.
             MagicError: libmagic failed.
         """
+        handle = self._handle
+        if (type(data) is bytes and self._max_size is None and handle is not None
+                and len(data) <= _BUFFER_LIMIT):
+            # The hot path, Handle.buffer's bytes case inlined: one frame,
+            # one C call (no trap: a bytes object's heap storage cannot
+            # fault), the answer copied into a result record this call owns.
+            spare = handle._spare
+            rec = spare.pop() if spare else _new_result()
+            rc = _h_buffer(handle._h, data, len(data), 0, rec[0])
+            if rc >= 0:
+                out = _unpack(rec[1], rc)
+                spare.append(rec)
+                return out.decode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+            try:
+                return handle._answer(rc, rec, "magic_buffer", None).decode("utf-8", "surrogateescape")
+            except HandleLost:
+                return self._rebuild(handle).buffer(data).decode("utf-8", "surrogateescape")
         mapping: Optional[_Mapping] = None
-        if type(data) is bytes:  # the common case: always contiguous
+        if type(data) is bytes:
             contiguous: Any = data
         elif isinstance(data, _Mapping):
             mapping = data
             _refuse_larger(len(mapping), self._max_size, "the Mapping", mapping.path)
         else:
+            # max_size before any copy: a strided view is gathered below.
+            if self._max_size is not None:
+                _refuse_larger(_nbytes(data), self._max_size, "the buffer")
             contiguous = _contiguous(data)
         if mapping is None and self._max_size is not None:
             with memoryview(contiguous) as view:
                 _refuse_larger(view.nbytes, self._max_size, "the buffer")
-        with self._lock:
-            handle = self._handle
-            if handle is None:
-                raise ValueError(_CLOSED)
-            try:
-                raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
-            except FaultError:
-                if handle.closed:  # libmagic was cut short: rebuild it
-                    self._rebuild()
-                raise
+        if handle is None:
+            raise ValueError(_CLOSED)
+        try:
+            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
+        except FaultError:
+            if handle.closed:  # libmagic was cut short: rebuild it
+                self._rebuild(handle)
+            raise
+        except HandleLost:
+            handle = self._rebuild(handle)
+            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
         return raw.decode("utf-8", "surrogateescape")
 
     # -- flags and params --------------------------------------------------
@@ -613,12 +762,23 @@ class Cookie:
         joined = b":".join(raws)
         return joined, os.fsdecode(joined)
 
+    @property
+    def messages(self) -> list[str]:
+        """What libmagic printed during this Cookie's last ``load``,
+        ``compile`` or ``check`` (parse warnings, file -c's header), captured
+        instead of written to stderr (bundled build; the system libmagic
+        prints them itself).  A failure's lines are also on its
+        ``DatabaseError.messages``."""
+        handle = self._handle
+        return [] if handle is None else list(handle.messages)
+
     def compile(self, paths: Union[StrPath, Sequence[StrPath]]) -> None:
         """Compile magic source files (``file -C -m paths``).
 
         As libmagic does, each ``NAME`` is written as ``NAME.mgc`` in the
         current directory.  Raises ``DatabaseError`` if a source does not
-        compile (libmagic's warnings go to stderr).
+        compile, carrying libmagic's warnings in ``messages`` (bundled build:
+        nothing is printed).
         """
         raw, display = self._paths_arg(paths)
         with self._lock:
@@ -627,14 +787,21 @@ class Cookie:
     def check(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> bool:
         """Check that magic files parse (``file -c``): True if they do.
 
-        Problems are printed by libmagic on stderr.  ``None`` checks the
-        database libmagic would load by default.
+        What libmagic says about them (its warnings, one per problem) is in
+        ``cookie.messages`` afterwards, never printed (bundled build).  A
+        missing file is False, with "No such file or directory" there.
+        ``None`` checks the database libmagic would load by default.
         """
         raw, display = self._paths_arg(paths)
         with self._lock:
+            handle = self._live()
             try:
-                self._live().database_action("check", raw, display)
-            except DatabaseError:
+                if raw is not None:
+                    self._precheck_database_files(raw.split(b":"), "magic_check")
+                handle.database_action("check", raw, display)
+            except DatabaseError as exc:
+                if not handle.messages:
+                    handle.messages = [str(exc)]
                 return False
         return True
 

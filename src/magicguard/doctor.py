@@ -120,10 +120,12 @@ def probe() -> None:
         sample["error"] = _error_text(exc)
     facts["sample"] = sample
 
-    # The SIGBUS trap (docs/safety.md) is asked after the guarded calls
-    # above, which install its handler.
+    # The SIGBUS trap (docs/safety.md): installed by the first guarded read,
+    # made here on its own so that the report does not depend on the sample
+    # (which may fail, and whose bytes need no trap).
     trap: dict[str, Any] = {"installed": _UNKNOWN, "on_top": _UNKNOWN}
     try:
+        _lowlevel.install_sigbus_handler()
         installed, on_top = _lowlevel.sigbus_handler_status()
         trap = {"installed": installed, "on_top": on_top}
     except Exception as exc:  # reported, not raised
@@ -235,8 +237,11 @@ def diagnose(timeout: float = PROBE_TIMEOUT) -> dict[str, Any]:
         "magicguard_version": __version__,
         "libmagic": facts.get("libmagic", {"version": None, "build": None, "loaded_from": None}),
         "extension": facts.get("extension", {"imports": False, "error": None, "path": None}),
-        "database": facts.get("database"),
-        "sample": facts.get("sample"),
+        "database": facts.get("database", {"path": None, "search_path": None, "format": None,
+                                           "expected_format": None, "loads": False,
+                                           "error": None}),
+        "sample": facts.get("sample", {"identified": False, "buffer": None, "mime": None,
+                                       "file": None, "error": None}),
         "sigbus_trap": facts.get("sigbus_trap", {"installed": _UNKNOWN, "on_top": _UNKNOWN}),
         "probe": outcome,
         "platform": _platform(),

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import builtins
 import os
-from typing import Optional, Union
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Union
 
 __all__ = ["MagicError", "DatabaseError", "FaultError", "LimitError", "LockError", "TimeoutError",
            "WorkerCrashed"]
 
-StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+if TYPE_CHECKING:
+    StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 class MagicError(Exception):
@@ -51,7 +56,16 @@ class MagicError(Exception):
 
 
 class DatabaseError(MagicError):
-    """A magic database could not be loaded, compiled, checked or listed."""
+    """A magic database could not be loaded, compiled, checked or listed.
+
+    Attributes:
+        messages: the lines libmagic printed while it tried (parse warnings,
+            "Maximum number of warnings ... exceeded"), captured instead of
+            written to the process's stderr (bundled build); the first few
+            are also in the message. Empty when there were none.
+    """
+
+    messages: list[str] = []
 
 
 def _restore(cls: type[MagicError], message: str, state: dict[str, object]) -> MagicError:
@@ -172,3 +186,16 @@ class LockError(MagicError, BlockingIOError):  # type: ignore[misc]
     """A file could not be locked because another holder's lock conflicts
     (``Mapping.open(lock=True)`` never waits).  Also a ``BlockingIOError``."""
 
+
+
+class ReentrancyError(MagicError):
+    """A libmagic handle was entered again by the thread already inside it.
+
+    That happens only from code Python runs in the middle of another call
+    on the same thread: a signal handler (``signal.signal``), a ``__del__``
+    or weakref callback, a trace function.  magicguard refuses rather than
+    hand libmagic's state to two calls at once (which could give one of
+    them the other's answer, or freed memory).  Use another ``Cookie`` in
+    such code; the helpers ``from_buffer``/``from_file`` do so by
+    themselves.
+    """

@@ -47,6 +47,31 @@ class _Current(threading.local):
 _current = _Current()
 
 
+#: Every Pool's state, for the fork child (``_after_fork_in_child``).
+_LIVE: "weakref.WeakSet[_Workers]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a child of ``fork()``: a Pool restarts its workers on first use.
+
+    The parent's worker threads do not exist in the child, and a lock one of
+    them held would stay held.  Each open Pool gets a fresh lock and queue
+    and no threads; the Cookies its workers used become spares (their C
+    state is re-initialised by the shim's own fork handler).  Items queued
+    in the parent are the parent's: they are not carried over.
+    """
+    for state in list(_LIVE):
+        state.lock = threading.Lock()
+        state.queue = queue.SimpleQueue()
+        state.threads = []
+        state.idle = 0
+        state.spare = [c for c in state.cookies if not c.closed]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Workers:
     """A Pool's threads and what they share.  Threads reference this, never
     the Pool, so that an unclosed Pool can be garbage-collected."""
@@ -63,6 +88,7 @@ class _Workers:
         self.threads: list[threading.Thread] = []
         self.idle = 0  # items finished and not yet matched by a submission (under lock)
         self.closed = False
+        _LIVE.add(self)
 
     def start(self, kind: Kind, item: Item) -> Future[str]:
         fut: Future[str] = Future()
@@ -153,6 +179,10 @@ class Pool(BatchIdentifier):
     >>> with Pool(2) as pool:
     ...     pool.identify(b"%PDF-1.7\\n")
     'PDF document, version 1.7'
+
+    After ``os.fork()`` (``multiprocessing``'s default start method on Linux
+    before Python 3.14) a Pool inherited by the child works there: it starts
+    fresh worker threads on first use, reusing the Cookies' configuration.
 
     A Pool is a context manager; see ``close()``.  Pickling it pickles its
     configuration (workers as given, flags, params, database), never a

@@ -390,6 +390,17 @@ class _Core:
         self.segments: list[Optional[_Segment]] = [None] * size
         self.threads: list[threading.Thread] = []
         self.replaced = 0
+        # The process that owns the workers: a child of fork() inherits this
+        # object but not the threads, and must not touch the parent's workers.
+        self.pid = os.getpid()
+
+    def check_process(self) -> None:
+        """Raise in a child of fork(): the Sandbox belongs to the parent."""
+        if os.getpid() != self.pid:
+            raise RuntimeError(
+                f"this Sandbox was created in process {self.pid}, before a fork(); its "
+                f"workers and threads belong to that process. Create a new Sandbox in "
+                f"this one (process {os.getpid()})")
 
     # -- workers -----------------------------------------------------------------
 
@@ -413,6 +424,23 @@ class _Core:
         if not worker.ready:
             try:
                 worker.handshake()
+            except WorkerCrashed as exc:
+                with self.lock:
+                    self.workers[slot] = None
+                if exc.reason != "signal":
+                    raise
+                # Killed while starting (from outside: nothing of the item's
+                # was lost, it was never sent): one fresh worker, not a
+                # failed item. A second death is reported.
+                worker = self.spawn(slot)
+                with self.lock:
+                    self.replaced += 1
+                try:
+                    worker.handshake()
+                except BaseException:
+                    with self.lock:
+                        self.workers[slot] = None
+                    raise
             except BaseException:
                 with self.lock:
                     self.workers[slot] = None
@@ -443,7 +471,29 @@ class _Core:
             return self._path(slot, item)
         return self._descriptor(slot, item)
 
+    def _mapping(self, slot: int, item: Any) -> str:
+        """A Mapping: its descriptor goes to the worker, which identifies the
+        file from its start as ``Cookie.buffer(mapping)`` does (libmagic reads
+        through the descriptor, never the caller's memory); a Mapping with no
+        descriptor (anonymous memory) goes as a copy of its bytes."""
+        _refuse_larger(len(item), self.max_size, "the Mapping", item.path)
+        display = item.path if item.path is not None else "a Mapping"
+        with item._pinned() as (_address, _length, fd), item._identify_lock:
+            if fd < 0:
+                return self._data(slot, item.read())
+            before = os.lseek(fd, 0, os.SEEK_CUR)
+            os.lseek(fd, 0, os.SEEK_SET)
+            try:
+                return self._call(slot, proto.OP_DESCRIPTOR, b"", None,
+                                  f"identifying {display}", fds=(fd,))
+            finally:
+                os.lseek(fd, before, os.SEEK_SET)
+
     def _data(self, slot: int, item: Item) -> str:
+        from .mapping import Mapping
+
+        if isinstance(item, Mapping):
+            return self._mapping(slot, item)
         contiguous = _contiguous(item)
         with memoryview(contiguous) as view, view.cast("B") as flat:
             size = flat.nbytes
@@ -617,6 +667,11 @@ class _Core:
             segment.close()
 
     def shutdown(self, cancel_pending: bool = False) -> None:
+        if os.getpid() != self.pid:
+            # A fork child: the workers are the parent's; leave them be (the
+            # lock may be held by a thread that does not exist here).
+            self.closed = True
+            return
         with self.lock:
             first = not self.closed
             self.closed = True
@@ -672,6 +727,11 @@ class Sandbox(BatchIdentifier):
     A Sandbox is a context manager; ``close()`` stops its workers.  A Sandbox
     that is garbage-collected unclosed stops them too.  Pickling it pickles
     its configuration, never a process.
+
+    A Sandbox inherited by a child of ``os.fork()`` raises ``RuntimeError``
+    on first use there (its worker processes and threads belong to the
+    parent, whose Sandbox keeps working); ``close()`` in the child only marks
+    it closed.  Create a new Sandbox in the child.
     """
 
     def __init__(
@@ -785,6 +845,7 @@ class Sandbox(BatchIdentifier):
     def _start(self, kind: Kind, item: Item) -> Future[str]:
         fut: Future[str] = Future()
         core = self._core
+        core.check_process()
         with core.lock:
             if core.closed:
                 raise RuntimeError("cannot identify with a closed Sandbox")

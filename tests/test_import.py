@@ -1,0 +1,41 @@
+"""``import magicguard`` stays light: the batch machinery, the Sandbox and
+what they pull in are imported on first use, not at import."""
+
+from __future__ import annotations
+
+from conftest import run_python
+
+HEAVY = ("asyncio", "concurrent.futures", "rich", "ssl", "logging", "typing", "subprocess",
+         "pickle", "magicguard.sandbox", "magicguard.pool", "magicguard._batch",
+         "magicguard._sandbox_worker")
+
+
+def test_import_does_not_pull_heavy_modules() -> None:
+    """Before: asyncio (~44 ms), concurrent.futures, ssl and logging came with
+    ``import magicguard`` (through _batch)."""
+    proc = run_python(f"""
+import sys
+import magicguard
+print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_lazy_names_still_work() -> None:
+    proc = run_python("""
+import magicguard
+from magicguard import Pool, Sandbox, Kind, Result, UNTRUSTED_PARAMS
+assert magicguard.Pool is Pool and Kind.PATH.value == "path" and UNTRUSTED_PARAMS
+assert "Pool" in dir(magicguard)
+with Pool(1) as pool:
+    print(pool.identify(b"%PDF-1.7\\n"))
+try:
+    magicguard.NoSuchThing
+except AttributeError as exc:
+    print("AttributeError", exc)
+""")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "PDF document, version 1.7"
+    assert lines[1].startswith("AttributeError") and "NoSuchThing" in lines[1]
