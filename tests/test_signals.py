@@ -37,10 +37,10 @@ def storm(handler, body, seconds):
 """
 
 
-def _run(code: str, timeout: float = 90) -> dict[str, object]:
+def _run(code: str, timeout: float = 90) -> dict[str, int]:
     proc = run_python(PRELUDE + code, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
-    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, int] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
