@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import os
 import random
 import sys
@@ -9,10 +11,21 @@ from typing import Any
 
 import pytest
 
+import magicguard.verdict
+
 from magicguard import Policy, inspect
 
 sys.path.insert(0, os.path.dirname(__file__))
 import verdict_corpus as corpus  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_verdict_engines() -> Iterator[None]:
+    """Verdicts with isolation "thread"/"process" keep a Pool or Sandbox for
+    reuse; close them after each test so no worker outlives it (test_pool
+    checks that no pool thread is left)."""
+    yield
+    magicguard.verdict.shutdown()
 
 PNG = corpus.png(random.Random(5))
 PDF = corpus.pdf(random.Random(5))
@@ -138,3 +151,19 @@ def test_thread_isolation_timeout_raises_timeout_error() -> None:
         inspect(text, policy=Policy(isolation="thread", timeout=1e-6))
     # The engine stays usable for the next verdict.
     assert inspect(PNG, policy=Policy(isolation="thread", timeout=1e-6 * 1e7)).label == "png"
+
+
+def test_shutdown_frees_the_kept_pool_threads() -> None:
+    """A thread-isolated verdict keeps a Pool for reuse; shutdown() ends its
+    threads, and the next verdict works with a new one."""
+    import threading
+
+    def pool_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("magicguard-pool")]
+
+    policy = Policy(isolation="thread")
+    assert inspect(b"%PDF-1.4\n", policy=policy).label == "pdf"
+    assert pool_threads()
+    magicguard.verdict.shutdown()
+    assert not pool_threads()
+    assert inspect(b"%PDF-1.4\n", policy=policy).label == "pdf"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dataclasses
 import gzip
 import io
@@ -14,7 +16,17 @@ import zipfile
 import pytest
 
 import magicguard
+import magicguard.verdict
 from magicguard import Finding, Policy, Verdict, inspect
+
+
+@pytest.fixture(autouse=True)
+def _close_verdict_engines() -> Iterator[None]:
+    """Verdicts with isolation "thread"/"process" keep a Pool or Sandbox for
+    reuse; close them after each test so no worker outlives it (test_pool
+    checks that no pool thread is left)."""
+    yield
+    magicguard.verdict.shutdown()
 
 sys.path.insert(0, os.path.dirname(__file__))
 import verdict_corpus as corpus  # noqa: E402

@@ -261,11 +261,17 @@ def _engine(policy: Policy) -> _Engine:
             if len(_engines) == 1:
                 import atexit
 
-                atexit.register(_close_engines)
+                atexit.register(shutdown)
     return engine
 
 
-def _close_engines() -> None:
+def shutdown() -> None:
+    """Close the Pools and Sandboxes that verdicts with ``isolation="thread"``
+    or ``"process"`` keep for reuse (one per isolation and timeout).
+
+    They are also closed at interpreter exit; call this to free their threads
+    or worker processes sooner.  A later verdict starts new ones.
+    """
     with _engines_lock:
         engines = list(_engines.values())
         _engines.clear()
