@@ -20,6 +20,7 @@ from ._batch import Kind, Result
 from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
+from ._lowlevel import engine as libmagic_build
 from ._lowlevel import version as libmagic_version
 from .cookie import Cookie
 from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, WorkerCrashed
@@ -52,5 +53,6 @@ __all__ = [
     "default_database_path",
     "from_buffer",
     "from_file",
+    "libmagic_build",
     "libmagic_version",
 ]
