@@ -72,7 +72,7 @@ def test_check_installation_refuses_another_format(tmp_path: Path) -> None:
     path.write_bytes(_header(18))
     if magicguard.BUNDLED_LIBMAGIC:
         with pytest.raises(ImportError, match=r"magic\.mgc has format 18, but the bundled "
-                                              r"libmagic 5\.46 reads only format 20; reinstall"):
+                                              r"libmagic 5\.47 reads only format 20; reinstall"):
             _lowlevel.check_installation(str(path))
     else:
         _lowlevel.check_installation(str(path))
