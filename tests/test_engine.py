@@ -548,3 +548,53 @@ def test_pr725_magic_buffer_offsets(make: Callable[[], bytes], tmp_path: Path,
             got = cookie.buffer(data)
         assert got == file_brief(reference_file, path, *option)
         assert got not in ("application/octet-stream", "data")
+
+
+def test_database_with_inconsistent_set_counts_is_refused(tmp_path: Path) -> None:
+    """security/0004 (upstream 3b847f67): a compiled database whose first set
+    claims more entries than the file holds -- the total kept consistent by
+    wrapping the second set's count -- is refused with DatabaseError;
+    unpatched, libmagic walks past the database (a crash or garbage)."""
+    db = bytearray(Path(magicguard.default_database_path() or "").read_bytes())
+    first, second = struct.unpack_from("<II", db, 8)
+    entries = first + second + 1  # the header entry and the two sets
+    assert len(db) % entries == 0
+    struct.pack_into("<II", db, 8, entries + 1000, (second - entries - 1000 + first) & 0xFFFFFFFF)
+    path = tmp_path / "bad.mgc"
+    path.write_bytes(bytes(db))
+    code = ("import sys, magicguard\n"
+            "try:\n"
+            "    magicguard.Cookie(database=[open(sys.argv[1], 'rb').read()]).buffer(b'x' * 64)\n"
+            "except magicguard.DatabaseError as exc:\n"
+            "    print('refused:', exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("refused:") and "claims" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("rule, data", [("lelong/-1", b"\x00\x00\x00\x80"),
+                                        ("lequad/-1", b"\x00" * 7 + b"\x80"),
+                                        ("lelong%-1", b"\x00\x00\x00\x80")],
+                         ids=["PR636-int32-div", "PR640-int64-div", "PR636-int32-mod"])
+def test_minimum_integer_divided_by_minus_one_does_not_trap(rule: str, data: bytes, tmp_path: Path,
+                                                           reference_file: str) -> None:
+    """PR/636, PR/640 (in the 5.47 release): a rule dividing the most negative
+    integer by -1 is undefined behaviour, SIGFPE on x86 where the compiler
+    emits the division (5.46 built here happens to print "value 0"); now
+    libmagic refuses it with an error, as file(1) of the same build does."""
+    source = tmp_path / "fpe.magic"
+    source.write_text(f"0\t{rule}\tx\tvalue %{'lld' if 'quad' in rule else 'd'}\n")
+    sample = tmp_path / "sample"
+    sample.write_bytes(data + bytes(56))
+    code = ("import sys, magicguard\n"
+            "try:\n"
+            "    magicguard.Cookie(database=sys.argv[1]).buffer(open(sys.argv[2], 'rb').read())\n"
+            "except magicguard.MagicError as exc:\n"
+            "    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(source), str(sample)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    message = "line 1: zerodivide/overflow/underflow in mconvert()"
+    assert proc.stdout.rstrip("\n").endswith(message)
+    assert file_brief(reference_file, sample, "-m", str(source)) == f"ERROR: {message}"
