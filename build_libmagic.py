@@ -52,7 +52,10 @@ one::
         python build_libmagic.py --prefix /tmp/mg-asan --no-check
 
 or, from Python, ``build_libmagic.ensure_built(prefix=Path(...), check=False)``
-(``Built.static_lib`` is then the instrumented, self-contained archive).
+(``Built.static_lib`` is then the instrumented, self-contained archive).  The
+build runs the ``file`` it just built to compile ``magic.mgc``, so give the
+sanitizer runtime what it needs to run there (``ASAN_OPTIONS=detect_leaks=0``
+if leaks at exit would fail it).
 
 Commands: ``python build_libmagic.py [--prefix DIR] [--no-check]`` builds (or
 reuses) and prints the prefix; ``python build_libmagic.py --fetch-only DIR``
