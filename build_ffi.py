@@ -6,9 +6,11 @@ shim's functions (``shim.h``) and the capability constants
 
 Two builds, chosen by the environment at build time:
 
-* bundled (default): libmagic 5.46, built by ``build_libmagic.py``, linked
-  statically; the extension then needs only libc and exports only its
-  ``PyInit_`` symbol.
+* bundled (default): libmagic 5.47 with its patches and the zlib, bzip2,
+  xz and zstd decoders, all in the ``libmagic.a`` that ``build_libmagic.py``
+  builds, linked statically; the extension then needs only libc and exports
+  only its ``PyInit_`` symbol.  ``mg_engine_info()`` (in that archive) names
+  the release, patches and decompressors.
 * system (``MAGICGUARD_SYSTEM_LIBMAGIC=1``): links the system ``-lmagic``,
   for distribution packagers.
 """
@@ -67,6 +69,9 @@ ffibuilder.cdef(_cdef_text("shim.h"))
 ffibuilder.cdef(_cdef_text("trap.h"))
 ffibuilder.cdef(_cdef_text("mg_wchar.h"))  # the CLI's name printing
 ffibuilder.cdef(_capability_cdef())
+if not SYSTEM:
+    # Defined in the bundled libmagic.a (build_libmagic.py): a JSON string.
+    ffibuilder.cdef("const char *mg_engine_info(void);")
 
 _kwargs: dict[str, object] = {
     # setuptools insists on relative source paths.
@@ -101,7 +106,8 @@ else:
 ffibuilder.set_source(
     MODULE,
     '#include <magic.h>\n#include "shim.h"\n#include "trap.h"\n#include "capabilities.h"\n'
-    '#include "mg_wchar.h"\n',
+    '#include "mg_wchar.h"\n'
+    + ("" if SYSTEM else "const char *mg_engine_info(void);\n"),
     **_kwargs,  # type: ignore[arg-type]
 )
 

@@ -36,13 +36,12 @@ class BuildExt(build_ext):
 
 
 class SDist(sdist):
-    """Carry the verified libmagic tarball, so the sdist builds offline."""
+    """Carry the verified tarballs (libmagic and its four decompressors), so
+    the sdist builds offline."""
 
     def make_release_tree(self, base_dir: str, files: list) -> None:
         super().make_release_tree(base_dir, files)
-        vendor = os.path.join(base_dir, "vendor")
-        os.makedirs(vendor, exist_ok=True)
-        shutil.copyfile(build_libmagic.find_tarball(), os.path.join(vendor, build_libmagic.TARBALL))
+        build_libmagic.fetch_all(build_libmagic.Path(base_dir) / "vendor")
 
 
 setup(

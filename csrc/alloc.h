@@ -42,7 +42,7 @@ void mg_tail_release(void *ebuf);
  * libmagic's stderr, captured (bundled build). libmagic prints parse
  * warnings, "Maximum number of warnings" and file -c's header straight to
  * stderr (file_magwarn in src/print.c, apprentice.c); a library must not.
- * The 0100-warnings-to-buffer patch makes every libmagic source's `stderr`
+ * The 0003-warnings-to-buffer patch makes every libmagic source's `stderr`
  * mean mg_stderr(): while this thread is capturing, a stream whose bytes
  * go to a per-thread buffer (at most MG_CAPTURE_MAX bytes kept); otherwise
  * the real stderr (file(1), and the CLI's file -c, print as before).

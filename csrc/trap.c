@@ -52,12 +52,13 @@
 #include "alloc.h"
 /*
  * libmagic internals this file relies on, pinned to the bundled release:
- * their prototypes are copied by hand from file-5.46 src/file.h and
- * mg_mapping mirrors file_or_fd() of src/magic.c in that release. Any
- * other version must be re-read before this check is changed.
+ * their prototypes are copied by hand from file-5.47 src/file.h (unchanged
+ * since 5.46) and mg_mapping mirrors file_or_fd() of src/magic.c in that
+ * release (5.47 changed only close_and_restore, which mg_mapping does not
+ * do). Any other version must be re-read before this check is changed.
  */
-#if MAGIC_VERSION != 546
-#error "mg_mapping mirrors libmagic 5.46 internals; re-check file_or_fd()"
+#if MAGIC_VERSION != 547
+#error "mg_mapping mirrors libmagic 5.47 internals; re-check file_or_fd()"
 #endif
 struct stat;
 int file_reset(struct magic_set *, int);

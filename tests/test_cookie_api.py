@@ -109,6 +109,10 @@ def test_every_param_get_set(param: Param) -> None:
 # libmagic's defaults (src/file.h FILE_*_MAX and apprentice.c file_ms_alloc of
 # each version; 5.44 as Debian 12 ships it, read with getparam).
 PARAM_DEFAULTS = {
+    547: {Param.INDIR_MAX: 50, Param.NAME_MAX: 150, Param.ELF_PHNUM_MAX: 2048,
+          Param.ELF_SHNUM_MAX: 32768, Param.ELF_NOTES_MAX: 256, Param.REGEX_MAX: 8192,
+          Param.BYTES_MAX: 7 << 20, Param.ENCODING_MAX: 65536,
+          Param.ELF_SHSIZE_MAX: 128 << 20, Param.MAGWARN_MAX: 64},
     546: {Param.INDIR_MAX: 50, Param.NAME_MAX: 100, Param.ELF_PHNUM_MAX: 2048,
           Param.ELF_SHNUM_MAX: 32768, Param.ELF_NOTES_MAX: 256, Param.REGEX_MAX: 8192,
           Param.BYTES_MAX: 7 << 20, Param.ENCODING_MAX: 65536,

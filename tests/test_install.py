@@ -72,7 +72,7 @@ def test_check_installation_refuses_another_format(tmp_path: Path) -> None:
     path.write_bytes(_header(18))
     if magicguard.BUNDLED_LIBMAGIC:
         with pytest.raises(ImportError, match=r"magic\.mgc has format 18, but the bundled "
-                                              r"libmagic 5\.46 reads only format 20; reinstall"):
+                                              r"libmagic 5\.47 reads only format 20; reinstall"):
             _lowlevel.check_installation(str(path))
     else:
         _lowlevel.check_installation(str(path))
@@ -103,7 +103,7 @@ def test_import_of_a_mismatched_install_fails_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.rstrip().splitlines()[-1] == (
         f"ImportError: magicguard: the bundled database {copy / '_data' / 'magic.mgc'} has format 18, "
-        "but the bundled libmagic 5.46 reads only format 20; reinstall magicguard "
+        "but the bundled libmagic 5.47 reads only format 20; reinstall magicguard "
         "(pip install --force-reinstall --no-cache-dir magicguard)")
     assert "magic" not in proc.stdout
     assert len(proc.stderr.splitlines()) < 20
@@ -190,8 +190,9 @@ def test_doctor_judges_wrong_answers() -> None:
     facts: dict[str, Any] = {
         "extension": {"imports": True, "error": None, "path": "/x/_native.abi3.so"},
         "package": str(PACKAGE),
-        "libmagic": {"version": "5.46", "build": "bundled",
-                     "loaded_from": "/usr/lib/libmagic.so.1"},
+        "libmagic": {"version": "5.47", "build": "bundled",
+                     "loaded_from": "/usr/lib/libmagic.so.1", "patches": [], "tuning": True,
+                     "decompressors": {"zlib": "1", "bzip2": "1", "xz": "1", "zstd": "1"}},
         "database": {"path": "/x/magic.mgc", "format": 20, "expected_format": 20,
                      "loads": False, "error": "DatabaseError: magic_load: bad"},
         "sample": {"identified": False, "buffer": "data", "mime": "application/octet-stream",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
+from ._lowlevel import engine as libmagic_build
 from ._lowlevel import version as libmagic_version
 from ._version import __version__
 from .cookie import Cookie
@@ -102,5 +103,6 @@ __all__ = [
     "from_buffer",
     "from_file",
     "inspect",
+    "libmagic_build",
     "libmagic_version",
 ]

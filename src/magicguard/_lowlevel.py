@@ -60,8 +60,26 @@ def constant(name: str) -> int:
 
 
 def version() -> int:
-    """``magic_version()``: the linked libmagic's version, e.g. 546."""
+    """``magic_version()``: the linked libmagic's version, e.g. 547."""
     return int(lib.magic_version())
+
+
+def engine() -> dict[str, Any]:
+    """What the linked libmagic is made of (``magicguard.libmagic_build()``).
+
+    The bundled build's facts come from ``mg_engine_info()``, a JSON string
+    compiled into its ``libmagic.a`` by build_libmagic.py; the system build
+    can say only its release.
+    """
+    release = "{}.{:02d}".format(*divmod(version(), 100))
+    if not BUNDLED:
+        return {"release": release, "build": "system", "patches": None,
+                "decompressors": None, "tuning": None}
+    import json
+
+    info = json.loads(_string(lib.mg_engine_info()).decode("utf-8"))
+    return {"release": info["release"], "build": "bundled", "patches": list(info["patches"]),
+            "decompressors": dict(info["decompressors"]), "tuning": bool(info["tuning"])}
 
 
 def _message(function: str, text: Optional[str], errno: int, path: Optional[str]) -> str:

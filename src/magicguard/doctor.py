@@ -14,9 +14,14 @@ had)::
     ok                  true when "problems" is empty
     problems            what is wrong, one sentence each
     magicguard_version  the installed package's version
-    libmagic            {"version": "5.46", "build": "bundled" | "system",
+    libmagic            {"version": "5.47", "build": "bundled" | "system",
                          "loaded_from": path of the shared object providing
-                         libmagic (dladdr): the extension itself when bundled}
+                         libmagic (dladdr): the extension itself when bundled,
+                         "patches": the patches applied to the release (null
+                         for the system build), "decompressors": the
+                         built-in decompressors and their versions (null for
+                         the system build), "tuning": whether the tuning
+                         patches are in}
     extension           {"path": the _native module's file, "imports": bool,
                          "error": the import error, if any}
     database            {"path": the database Cookie() loads (null: libmagic's
@@ -88,6 +93,13 @@ def probe() -> None:
         "build": "bundled" if _lowlevel.BUNDLED else "system",
         "loaded_from": _lowlevel.loaded_object(),
     }
+    try:
+        engine = _lowlevel.engine()
+        facts["libmagic"].update(patches=engine["patches"], tuning=engine["tuning"],
+                                 decompressors=engine["decompressors"])
+    except Exception as exc:  # reported, not raised
+        facts["libmagic"].update(patches=None, tuning=None, decompressors=None,
+                                 engine_error=_error_text(exc))
     database: dict[str, Any] = {
         "path": _lowlevel.default_database_path(),
         "search_path": _lowlevel.getpath(),
@@ -202,6 +214,11 @@ def _judge(facts: dict[str, Any]) -> list[str]:
         elif ext is None or os.path.realpath(loaded) != os.path.realpath(ext):
             problems.append(f"the bundled build's libmagic comes from {loaded}, "
                             f"not from the extension {ext}")
+        if "engine_error" in libmagic:
+            problems.append(f"the bundled engine cannot describe itself: {libmagic['engine_error']}")
+        elif set(libmagic.get("decompressors") or ()) != {"zlib", "bzip2", "xz", "zstd"}:
+            problems.append(f"the bundled libmagic lacks built-in decompressors: "
+                            f"{libmagic.get('decompressors')}")
         if database["format"] != database["expected_format"]:
             problems.append(f"the bundled database {database['path']} has format "
                             f"{database['format']}, libmagic reads {database['expected_format']}")

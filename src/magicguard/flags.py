@@ -28,10 +28,13 @@ class Flags(enum.IntFlag):
     COMPRESS = constant("MAGIC_COMPRESS")
     """``MAGIC_COMPRESS``: look inside compressed files (``file -z``).
 
-    The bundled libmagic has no compression library built in, so libmagic runs
-    the external decompressor (``gzip``, ``bzip2``, ``xz``, ...) found on
-    ``$PATH`` in a child process, exactly as the reference ``file -z`` of the
-    same build does.  Add ``NO_COMPRESS_FORK`` to forbid that.
+    The bundled libmagic decompresses gzip, bzip2, xz/lzma and zstd
+    in-process (zlib, bzip2, liblzma and zstd are built in) and never starts a
+    program: other compressed formats (compress ``.Z``, lz4, lzip, ...) are
+    identified as the compressed data they are.  At most ``Param.BYTES_MAX``
+    bytes are inflated, which bounds a decompression bomb (docs/safety.md
+    section 7).  A system libmagic may instead run the decompressor found on
+    ``$PATH`` in a child process; add ``NO_COMPRESS_FORK`` to forbid that.
     """
     DEVICES = constant("MAGIC_DEVICES")
     """``MAGIC_DEVICES``: read block and character devices (``file -s``)."""
@@ -58,7 +61,11 @@ class Flags(enum.IntFlag):
     COMPRESS_TRANSP = constant("MAGIC_COMPRESS_TRANSP")
     """``MAGIC_COMPRESS_TRANSP``: with ``COMPRESS``, report what is inside without the compression (``file -Z`` sets both)."""
     NO_COMPRESS_FORK = constant("MG_NO_COMPRESS_FORK")
-    """``MAGIC_NO_COMPRESS_FORK``: never start a decompressor process (libmagic >= 5.44)."""
+    """``MAGIC_NO_COMPRESS_FORK``: never start a decompressor process (libmagic >= 5.44).
+
+    The bundled libmagic never starts one anyway, and keeps its built-in
+    decompressors under this flag (a system 5.44-5.47 refuses them with "Fork
+    is required to uncompress, but disabled")."""
     NODESC = constant("MAGIC_NODESC")
     """``MAGIC_NODESC``: ``EXTENSION | MIME | APPLE``."""
     NO_CHECK_COMPRESS = constant("MAGIC_NO_CHECK_COMPRESS")

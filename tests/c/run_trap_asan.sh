@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build libmagic 5.46 (with the allocation redirection, as build_libmagic.py
+# Build the bundled libmagic release with its patches (and the allocation redirection, as build_libmagic.py
 # does) and the trap with AddressSanitizer, then run tests/c/trap_asan.c over
 # the test corpus.  About a minute of build on 2 cores; not part of CI.
 #   PYTHON=.venv/bin/python sh tests/c/run_trap_asan.sh [WORKDIR]
@@ -12,11 +12,12 @@ case $PY in /*) ;; *) PY=$PWD/$PY ;; esac
 CSRC=$ROOT/csrc
 ASAN="-O1 -g -fsanitize=address -fno-omit-frame-pointer"
 TARBALL=$("$PY" -c "import sys; sys.path.insert(0, '$ROOT'); import build_libmagic; print(build_libmagic.find_tarball())")
+TOP=$("$PY" -c "import sys; sys.path.insert(0, '$ROOT'); import build_libmagic; print(build_libmagic.LIBMAGIC.topdir)")
 mkdir -p "$WORK" && cd "$WORK"
-rm -rf file-5.46 && tar xzf "$TARBALL"
-"$PY" -c "import sys, pathlib; sys.path.insert(0, '$ROOT'); import build_libmagic; build_libmagic._apply_patches(pathlib.Path('file-5.46'))"
+rm -rf "$TOP" && tar xzf "$TARBALL"
+"$PY" -c "import sys, pathlib; sys.path.insert(0, '$ROOT'); import build_libmagic; build_libmagic._apply_patches(pathlib.Path('$TOP'))"
 cc $ASAN -fPIC -c "$CSRC/alloc.c" -o alloc.o
-(cd file-5.46 && ./configure --prefix="$WORK/prefix" --disable-shared --enable-static --with-pic \
+(cd "$TOP" && ./configure --prefix="$WORK/prefix" --disable-shared --enable-static --with-pic \
     --disable-zlib --disable-bzlib --disable-xzlib --disable-zstdlib --disable-lzlib \
     --disable-lrziplib --disable-libseccomp --disable-dependency-tracking \
     CFLAGS="$ASAN -U_FORTIFY_SOURCE -include $CSRC/alloc_redirect.h" \
