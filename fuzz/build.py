@@ -139,7 +139,9 @@ def libmagic(cc: str) -> Path:
     if (stamp.exists() and stamp.read_text() == want
             and (prefix / "lib" / "libmagic.a").exists()):
         return prefix
-    if prefix.exists():
+    if prefix.exists() and "prefix" not in inspect.signature(bl.ensure_built).parameters:
+        # The old interface's own stamp does not cover the flags: start over.
+        # (The new one keys its build on them and keeps its decompressors.)
         shutil.rmtree(prefix)
     stamp.unlink(missing_ok=True)
     OUT.mkdir(parents=True, exist_ok=True)
