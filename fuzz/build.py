@@ -31,7 +31,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = ROOT / "fuzz"
@@ -111,7 +111,7 @@ def _ensure_built_into(prefix: Path, cc: str, cflags: str) -> Path:
            "ASAN_OPTIONS": BUILD_ASAN_OPTIONS, "UBSAN_OPTIONS": "print_stacktrace=1"}
     with _environment(**env):
         if "prefix" in params:
-            kwargs: dict[str, object] = {"prefix": prefix}
+            kwargs: dict[str, Any] = {"prefix": prefix}
             # libmagic's make check is the normal build's business; here it
             # would only cost time (CI's fuzz budget includes the build).
             if "check" in params:
@@ -120,14 +120,14 @@ def _ensure_built_into(prefix: Path, cc: str, cflags: str) -> Path:
                 kwargs["cc"] = cc
             if "cflags" in params:
                 kwargs["cflags"] = cflags
-            built = bl.ensure_built(**kwargs)  # type: ignore[arg-type]
+            built = bl.ensure_built(**kwargs)
         else:
             original = bl.prefix_dir
-            bl.prefix_dir = lambda: prefix  # type: ignore[assignment]
+            setattr(bl, "prefix_dir", lambda: prefix)
             try:
                 built = bl.ensure_built()
             finally:
-                bl.prefix_dir = original  # type: ignore[assignment]
+                setattr(bl, "prefix_dir", original)
     return Path(built.prefix)
 
 
