@@ -284,7 +284,8 @@ def test_database_of_another_version_is_one_error_and_silent(tmp_path: Path,
     with pytest.raises(DatabaseError) as info:
         Cookie(database=old)
     assert "format 18" in str(info.value) and "format 20" in str(info.value)
-    assert "5.46" in str(info.value)
+    this = "{}.{}".format(*divmod(magicguard.libmagic_version(), 100))
+    assert f"this libmagic ({this})" in str(info.value)
     assert capfd.readouterr() == ("", "")
 
 
