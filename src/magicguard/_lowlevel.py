@@ -570,7 +570,7 @@ def read(address: int, size: int, path: Optional[str], offset: int) -> bytes:
 check_installation()
 
 
-# -- wide characters for the command line (owned by the CLI: cli_output.py) --
+# -- wide characters for the command line (owned by the CLI: cli/output.py) --
 # A separate block: the CLI prints names as file(1) does, asking the C
 # library's iswprint()/wcwidth() under the process's LC_CTYPE locale.
 
