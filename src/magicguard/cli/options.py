@@ -1,4 +1,4 @@
-"""Command-line scanning the way glibc's ``getopt_long`` does it (internal).
+"""The command's options: scanned as glibc's ``getopt_long`` does it, and their tables (internal).
 
 file(1) parses its options with ``getopt_long`` and acts on some of them while
 parsing (``-f`` identifies a whole list, ``-P`` with a bad name exits, ``-v``
@@ -17,6 +17,10 @@ keeps file(1)'s behaviour:
   alone is an operand.
 
 Only behaviour is shared with glibc (posix/getopt.c); the code is our own.
+
+The tables below the scanner are file(1)'s: its short and long options (then
+magicguard's), the tests ``-e`` switches off, the ``-P`` limits, and the
+``--help`` text built from them.
 """
 
 from __future__ import annotations
