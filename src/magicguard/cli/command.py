@@ -4,7 +4,8 @@
 identifies a list at once, ``-v`` and ``--help`` print and stop), loads the
 database once, identifies the operands and prints the answers; the tables
 it reads are in ``options``, the answers come from ``engine``, the lines
-are formed in ``output``.  ``magicguard.cli.main`` runs it.
+are formed in ``output``; the options that end the run are in ``actions``.
+``magicguard.cli.main`` runs it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Callable, Iterable, Iterator, NoReturn, Optional
 from .. import _lowlevel
 from ..errors import MagicError
 from ..flags import Flags
+from .actions import database_action, doctor, print_version, show_help
 from .engine import Settings, Worker, identify_all, off_main_thread
 from .options import (
     LIMITS,
@@ -30,7 +32,6 @@ from .options import (
     Problem,
     Test,
     atoi_strict,
-    help_text,
     scan,
 )
 from .output import LineFormat, Result, Writer, json_line, line, locale_name_style, stdout
@@ -147,7 +148,7 @@ class Run:
         if self.status:
             return self.status
         if self.action is not None:
-            return self.database_action()
+            return database_action(self)
         self.load()
         if not operands:
             if not self.did_some_files:
@@ -188,10 +189,10 @@ class Run:
         elif key == "h":
             self.flags &= ~int(Flags.SYMLINK)
         elif key == "help":
-            self.help()
+            show_help(self)
             return 0
         elif key == "v":
-            self.print_version()
+            print_version(self)
             return 0
         elif key == "0":
             self.nul += 1
@@ -244,7 +245,7 @@ class Run:
         elif key == "no-progress":
             self.progress = False
         elif key == "doctor":
-            return self.doctor()
+            return doctor()
         return None
 
     def set_param(self, arg: bytes) -> None:
@@ -408,84 +409,6 @@ class Run:
 
     def style_width(self, name: bytes) -> int:
         return locale_name_style(self.raw).width(name)
-
-    # -- actions that end the run -------------------------------------------
-
-    def database_action(self) -> int:
-        """-c, -C, -l: check, compile or list the database (-m or default)."""
-        assert self.action is not None
-        try:
-            handle = _lowlevel.Handle(self.flags | int(Flags.CHECK))
-        except MagicError as exc:
-            self.warn("Can't create magic", exc.errno or 0)
-            return 1
-        paths = self.magic_file
-        if paths is None and not os.environ.get("MAGIC"):
-            default = _lowlevel.default_database_path()
-            if default is not None:
-                if self.action == "compile":
-                    # libmagic's compiled-in default names the build tree;
-                    # a wheel ships the compiled database only.
-                    handle.close()
-                    self.warn("-C needs -m <magic source>: this installation has only "
-                              f"the compiled database {default}")
-                    return 1
-                paths = os.fsencode(default)
-        sys.stdout.flush()
-        action = self.action
-
-        def act() -> Optional[str]:
-            # On a worker thread, as load(); the handle is closed there too,
-            # never under a call still running after Ctrl-C.
-            try:
-                handle.database_action(action, paths, None)
-                return None
-            except MagicError:
-                return handle.error() or "(null)"
-            finally:
-                handle.close()
-
-        failure = off_main_thread(act)
-        if failure is not None:
-            self.warn(failure)
-            return 1
-        return 0
-
-    def print_version(self) -> None:
-        path: Optional[str]
-        if self.magic_file is not None:
-            path = os.fsdecode(self.magic_file)
-        elif os.environ.get("MAGIC"):
-            path = _lowlevel.getpath()
-        else:
-            path = _lowlevel.default_database_path() or _lowlevel.getpath()
-        from .. import __version__
-
-        libmagic = f"{self.version // 100}.{self.version % 100:02d}"
-        text = f"{PROG}-{__version__} (libmagic {libmagic})\nmagic file from {path}\n"
-        stdout().write(text.encode("utf-8", "surrogateescape"))
-        stdout().flush()
-
-    def help(self) -> None:
-        stdout().write(self.help_text().encode())
-        stdout().flush()
-
-    def help_text(self) -> str:
-        """file(1)'s --help for this libmagic, then magicguard's own options."""
-        handle = _lowlevel.Handle(0)
-        try:
-            defaults = {
-                p.name: handle.getparam(int(p.tag)) for p in self.param_table()
-            }
-        finally:
-            handle.close()
-        return help_text(self.tests(), self.param_table(), defaults, self.posixly)
-
-    def doctor(self) -> int:
-        """--doctor: run the installation check (imported only when asked for)."""
-        from ..doctor import main as doctor_main
-
-        return int(doctor_main())
 
 
 def _fd_reader(fd: int) -> Callable[[], bytes]:
