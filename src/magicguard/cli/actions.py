@@ -33,17 +33,18 @@ def database_action(run: Run) -> int:
         run.warn("Can't create magic", exc.errno or 0)
         return 1
     paths = run.magic_file
-    if paths is None and not os.environ.get("MAGIC"):
-        default = _lowlevel.default_database_path()
+    if paths is None:
+        # -m, else $MAGIC (libmagic reads it), else ours: the rule of open_handle.
+        default = _lowlevel.default_database(environ=True)
         if default is not None:
             if run.action == "compile":
                 # libmagic's compiled-in default names the build tree;
                 # a wheel ships the compiled database only.
                 handle.close()
                 run.warn("-C needs -m <magic source>: this installation has only "
-                          f"the compiled database {default}")
+                         f"the compiled database {os.fsdecode(default)}")
                 return 1
-            paths = os.fsencode(default)
+            paths = default
     sys.stdout.flush()
     action = run.action
 
@@ -69,10 +70,9 @@ def print_version(run: Run) -> None:
     path: Optional[str]
     if run.magic_file is not None:
         path = os.fsdecode(run.magic_file)
-    elif os.environ.get("MAGIC"):
-        path = _lowlevel.getpath()
     else:
-        path = _lowlevel.default_database_path() or _lowlevel.getpath()
+        default = _lowlevel.default_database(environ=True)
+        path = _lowlevel.getpath() if default is None else os.fsdecode(default)
     from .. import __version__
 
     libmagic = f"{run.version // 100}.{run.version % 100:02d}"

@@ -18,7 +18,7 @@ from .. import _lowlevel
 from ..errors import MagicError
 from ..flags import Flags
 from .actions import database_action, doctor, print_version, show_help
-from .engine import Settings, Worker, identify_all, off_main_thread
+from .engine import Settings, Worker, identify_all, off_main_thread, open_handle
 from .options import (
     LIMITS,
     LONG,
@@ -266,15 +266,6 @@ class Run:
 
     # -- loading -----------------------------------------------------------
 
-    def database(self) -> Optional[bytes]:
-        """What to load: -m, else $MAGIC (libmagic reads it), else ours."""
-        if self.magic_file is not None:
-            return self.magic_file
-        if os.environ.get("MAGIC"):
-            return None
-        default = _lowlevel.default_database_path()
-        return None if default is None else os.fsencode(default)
-
     def current_settings(self) -> Settings:
         assert self.settings is not None
         table = {p.name: p for p in self.param_table()}
@@ -298,19 +289,19 @@ class Run:
                 lenient_flags = flags
             flags |= int(Flags.ERROR)
             mime_flags = (flags & ~int(Flags.NODESC)) | int(Flags.MIME)
-        settings = Settings(flags, self.database(), mime_flags=mime_flags, lenient_flags=lenient_flags)
+        # -m, else the default: $MAGIC (libmagic reads it), else ours.
+        settings = Settings(flags, self.magic_file, mime_flags=mime_flags, lenient_flags=lenient_flags)
 
         def open_and_load() -> tuple[Optional[_lowlevel.Handle], Optional[str], int]:
             # On a worker thread (a large magic source takes seconds to
             # parse; Ctrl-C must not wait), errno read there: it is per thread.
-            handle = _lowlevel.Handle(flags)
             try:
-                handle.load(settings.database, None)
-            except MagicError:
+                handle = open_handle(settings)
+            except MagicError as exc:
+                if exc.function == "magic_open":
+                    raise
                 err = _lowlevel.last_errno()
-                message = handle.error() or "(null)"
-                handle.close()
-                return None, message, err
+                return None, exc.reason or ("(null)" if exc.function else exc.message), err
             warning = handle.error()
             return handle, warning, (_lowlevel.last_errno() if warning is not None else 0)
 

@@ -33,13 +33,16 @@ except ImportError:  # pragma: no cover - not CPython
 from .record import Record
 from .walk import Item, WalkError
 
-__all__ = ["Settings", "Worker", "identify_all", "off_main_thread"]
+__all__ = ["Settings", "Worker", "identify_all", "off_main_thread", "open_handle"]
 
 _T = TypeVar("_T")
 
 
 class Settings(Record):
     """What every handle of one run is opened and loaded with.
+
+    ``database`` is ``-m``'s list, or None for the default, which
+    :func:`open_handle` resolves as file(1) does (``$MAGIC``, else ours).
 
     ``flags`` and ``database`` are fixed when the first handle loads (as in
     file(1), where options given after the first ``-f`` no longer change the
@@ -66,13 +69,18 @@ class Settings(Record):
         self.lenient_flags = lenient_flags
 
 
+def open_handle(settings: Settings) -> _lowlevel.Handle:
+    """A handle loaded as ``settings`` say, through the library's one opener
+    (``_lowlevel.open_handle``), with file(1)'s default: ``$MAGIC`` when set."""
+    return _lowlevel.open_handle(settings.flags, settings.database, environ=True)
+
+
 class Worker:
     """One libmagic handle and the code that asks it about one name."""
 
     def __init__(self, settings: Settings, handle: Optional[_lowlevel.Handle] = None) -> None:
         if handle is None:
-            handle = _lowlevel.Handle(settings.flags)
-            handle.load(settings.database, None)
+            handle = open_handle(settings)
         self.handle = handle
         self._params: tuple[tuple[int, int], ...] = ()
         self._settings = settings
