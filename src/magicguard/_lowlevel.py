@@ -20,6 +20,13 @@ text) is copied into memory the caller owns before the handle's lock is
 released: Python code -- a signal handler, say -- can never run while a lock
 is held or see a pointer into libmagic's state.  The shim re-initialises
 its locks in a child after ``fork()`` (``pthread_atfork``).
+
+``open_handle`` is the one way to a loaded handle (Cookie, the command line,
+and the sandbox's workers through Cookie): the default database's rule is
+written there once.
+
+Longer than ~450 lines because it is the whole raw layer by design: every
+call into C is here, so that nothing else needs auditing for cdata.
 """
 
 from __future__ import annotations
