@@ -67,6 +67,7 @@ def database_action(run: Run) -> int:
 
 
 def print_version(run: Run) -> None:
+    """-v: the versions and the database a run would load (-m, $MAGIC or ours)."""
     path: Optional[str]
     if run.magic_file is not None:
         path = os.fsdecode(run.magic_file)
