@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import find_reference_file  # noqa: E402
 
-from magicguard.cli_engine import WalkError, walk  # noqa: E402
+from magicguard.cli.walk import WalkError, walk  # noqa: E402
 
 DEFAULT_TREES = ["/usr/share/doc", "/usr/share/perl", "/usr/share/vim", "/usr/share/zoneinfo",
                  "/usr/share/i18n", "/usr/share/X11"]

@@ -21,7 +21,8 @@ from typing import Iterator
 import pytest
 
 import magicguard
-from magicguard import cli, cli_engine
+from magicguard import cli
+from magicguard.cli import command as cli_command, engine as cli_engine, walk as cli_walk
 from test_cli_parity import run_cli, run_reference
 
 
@@ -158,17 +159,17 @@ def test_walk_is_lazy_and_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    walker = cli_engine.walk([os.fsencode(top)], follow_links=False)
+    walker = cli_walk.walk([os.fsencode(top)], follow_links=False)
     first = next(walker)
     assert first == os.fsencode(top / "d00" / "f00")
     assert len(listed) == 2  # the top and d00, nothing else yet
 
     pulled = 0
 
-    def items() -> Iterator[tuple[cli_engine.Settings, cli_engine.Item]]:
+    def items() -> Iterator[tuple[cli_engine.Settings, cli_walk.Item]]:
         nonlocal pulled
         settings = cli_engine.Settings(0, None)
-        for item in cli_engine.walk([os.fsencode(top)], follow_links=False):
+        for item in cli_walk.walk([os.fsencode(top)], follow_links=False):
             pulled += 1
             yield settings, item
 
@@ -373,13 +374,13 @@ def test_jobs_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     """-R on one directory still uses every job; a short operand list uses
     no more threads than it has names."""
     seen: list[int] = []
-    real = cli.identify_all
+    real = cli_command.identify_all
 
     def spy(items: object, jobs: int, first: object, batch_size: int = 8) -> object:
         seen.append(jobs)
         return real(items, jobs, first, batch_size)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(cli, "identify_all", spy)
+    monkeypatch.setattr(cli_command, "identify_all", spy)
     top = _tree(tmp_path)
     assert run_cli(["-R", "-j", "3", str(top)], capsysbinary)[0] == 0
     assert run_cli(["-j", "3", str(top / "z.json"), str(top / "b" / "p.py")], capsysbinary)[0] == 0

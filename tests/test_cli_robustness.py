@@ -174,7 +174,7 @@ def test_walk_is_not_recursive(tmp_path: Path) -> None:
         here = here / "d"
     here.mkdir(parents=True)
     (here / "leaf").write_bytes(b"")
-    from magicguard.cli_engine import walk
+    from magicguard.cli.walk import walk
 
     frame: Optional[types.FrameType] = sys._getframe()
     depth = 0
@@ -301,7 +301,7 @@ def test_json_encoding_with_uncompress(tmp_path: Path, capsysbinary: pytest.Capt
 ])
 def test_split_mime(mime: bytes, expected: tuple[bytes, bytes | None]) -> None:
     """The MIME answer's type, and its first charset value alone."""
-    from magicguard.cli_output import split_mime
+    from magicguard.cli.output import split_mime
 
     assert split_mime(mime) == expected
 

@@ -267,9 +267,10 @@ import sys
 sys.modules["rich"] = None  # any "import rich..." now raises ImportError
 import magicguard
 from magicguard import cli
+from magicguard.cli import progress
 assert magicguard.from_buffer(b"%PDF-1.7\\n") == "PDF document, version 1.7"
-cli._is_tty = lambda stream: stream is sys.stderr
-assert list(cli._with_progress(iter(["a", "b"]), 2)) == ["a", "b"]
+progress._is_tty = lambda stream: stream is sys.stderr
+assert list(progress.with_progress(iter(["a", "b"]), 2)) == ["a", "b"]
 status = cli.main(["-b", sys.executable])
 assert status == 0, status
 assert not any(name == "rich" or name.startswith("rich.") for name in sys.modules if sys.modules[name])

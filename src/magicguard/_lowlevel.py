@@ -20,6 +20,13 @@ text) is copied into memory the caller owns before the handle's lock is
 released: Python code -- a signal handler, say -- can never run while a lock
 is held or see a pointer into libmagic's state.  The shim re-initialises
 its locks in a child after ``fork()`` (``pthread_atfork``).
+
+``open_handle`` is the one way to a loaded handle (Cookie, the command line,
+and the sandbox's workers through Cookie): the default database's rule is
+written there once.
+
+Longer than ~450 lines because it is the whole raw layer by design: every
+call into C is here, so that nothing else needs auditing for cdata.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import os
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional, Sequence
+    from typing import Any, Iterable, Optional, Sequence, Union
 
 from ._native import ffi, lib
 from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
@@ -466,6 +473,72 @@ def default_database_path() -> Optional[str]:
     return BUNDLED_DATABASE if BUNDLED else None
 
 
+def default_database(environ: bool = False) -> Optional[bytes]:
+    """The default database as ``magic_load``'s argument.
+
+    The bundled database; None (NULL: libmagic's own choice, ``$MAGIC`` and
+    then its compiled-in path) in a system build, or -- with ``environ``, as
+    file(1) does -- when ``$MAGIC`` is set.
+    """
+    if environ and os.environ.get("MAGIC"):
+        return None
+    default = default_database_path()
+    return None if default is None else os.fsencode(default)
+
+
+def load_database(handle: Handle, database: Union[None, bytes, Sequence[bytes]],
+                  environ: bool = False) -> None:
+    """Load ``database`` into ``handle``, replacing what it had.
+
+    ``database``: None for the default (``default_database(environ)``; the
+    bundled file must exist), ``bytes`` for a colon-separated list of paths,
+    a list of ``bytes`` for compiled databases in memory.
+
+    Raises:
+        DatabaseError: the database does not load (libmagic's text and errno).
+    """
+    if database is None:
+        database = default_database(environ)
+        if database is not None and not os.path.isfile(database):
+            default = os.fsdecode(database)
+            raise DatabaseError(f"the bundled database is missing: {default} "
+                                f"(a broken install? reinstall magicguard)", path=default)
+    if isinstance(database, bytes):
+        handle.load(database, os.fsdecode(database))
+    elif database is None:
+        handle.load(None, None)
+    else:
+        handle.load_buffers(database)
+
+
+def open_handle(flags: int, database: Union[None, bytes, Sequence[bytes]] = None,
+                params: Iterable[tuple[int, int]] = (), *, capture: bool = False,
+                environ: bool = False) -> Handle:
+    """A new ``Handle`` with ``flags``, ``params`` set and ``database`` loaded
+    (see ``load_database``): the one way Cookie, the CLI and the sandbox's
+    workers (through Cookie) get a libmagic handle ready to identify.
+
+    ``capture`` as for ``Handle``.  On failure the handle is closed and the
+    C ``errno`` the failed call left is kept for ``last_errno()`` (file(1)
+    prints it after a database that does not load).
+
+    Raises:
+        MagicError: ``magic_open`` failed (``function`` is ``"magic_open"``).
+        DatabaseError: the database does not load.
+    """
+    handle = Handle(flags, capture=capture)
+    try:
+        for tag, value in params:
+            handle.setparam(tag, value)
+        load_database(handle, database, environ)
+    except BaseException:
+        err = ffi.errno
+        handle.close()
+        ffi.errno = err
+        raise
+    return handle
+
+
 def getpath() -> str:
     """``magic_getpath(NULL, 0)``: libmagic's default database search path."""
     out = ffi.new("char[]", 8192)
@@ -588,7 +661,7 @@ def read(address: int, size: int, path: Optional[str], offset: int) -> bytes:
 check_installation()
 
 
-# -- wide characters for the command line (owned by the CLI: cli_output.py) --
+# -- wide characters for the command line (owned by the CLI: cli/output.py) --
 # A separate block: the CLI prints names as file(1) does, asking the C
 # library's iswprint()/wcwidth() under the process's LC_CTYPE locale.
 

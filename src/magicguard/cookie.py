@@ -387,31 +387,26 @@ class Cookie:
             f"nor a magic source (binary data)", path=display, function=function)
 
     @classmethod
-    def _load(cls, handle: Handle, database: tuple[str, tuple[Any, ...]]) -> None:
+    def _database_arg(cls, database: tuple[str, tuple[Any, ...]]) -> Union[None, bytes, list[bytes]]:
+        """``database`` as ``_lowlevel.load_database`` takes it, after the
+        checks libmagic would make noisily (paths only)."""
         kind, items = database
         if kind == "buffers":
-            handle.load_buffers(items)
-        elif kind == "paths":
+            return list(items)
+        if kind == "paths":
             cls._precheck_database_files(items)
-            handle.load(b":".join(items), os.fsdecode(b":".join(items)))
-        else:
-            default = _lowlevel.default_database_path()
-            if default is not None and not os.path.isfile(default):
-                raise DatabaseError(f"the bundled database is missing: {default} "
-                                    f"(a broken install? reinstall magicguard)", path=default)
-            handle.load(None if default is None else os.fsencode(default), default)
+            return b":".join(items)
+        return None
+
+    @classmethod
+    def _load(cls, handle: Handle, database: tuple[str, tuple[Any, ...]]) -> None:
+        _lowlevel.load_database(handle, cls._database_arg(database))
 
     @classmethod
     def _build(cls, config: _Config) -> Handle:
-        handle = Handle(config.flags, capture=True)
-        try:
-            for param, value in config.params.items():
-                handle.setparam(param.value, value)
-            cls._load(handle, config.database)
-        except BaseException:
-            handle.close()
-            raise
-        return handle
+        return _lowlevel.open_handle(
+            config.flags, cls._database_arg(config.database),
+            [(param.value, value) for param, value in config.params.items()], capture=True)
 
     def _live(self) -> Handle:
         handle = self._handle

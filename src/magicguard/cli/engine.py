@@ -1,4 +1,4 @@
-"""Where the command line gets its answers: walking, workers, order (internal).
+"""Where the command line gets its answers: workers, their handles, order (internal).
 
 Every answer comes from libmagic asked the way file(1) asks it: by path
 through ``magic_file`` (libmagic opens the file, ``stat``s it and reads it with
@@ -18,27 +18,31 @@ import os
 import signal
 import stat
 import threading
-from typing import Callable, ContextManager, Deque, Iterable, Iterator, Optional, TypeVar, Union
+from typing import Callable, Deque, Iterable, Iterator, Optional, TypeVar
 
-from . import _lowlevel
-from .cli_output import Result
-from .errors import MagicError
-from .flags import Flags, Param
+from .. import _lowlevel
+from ..errors import MagicError
+from ..flags import Flags, Param
+from .output import Result
 
 try:  # the C class itself: queue.py would import heapq and more at start-up
     from _queue import SimpleQueue
 except ImportError:  # pragma: no cover - not CPython
     from queue import SimpleQueue
 
-from .cli_record import Record
+from .record import Record
+from .walk import Item, WalkError
 
-__all__ = ["Settings", "WalkError", "Worker", "identify_all", "off_main_thread", "walk"]
+__all__ = ["Settings", "Worker", "identify_all", "off_main_thread", "open_handle"]
 
 _T = TypeVar("_T")
 
 
 class Settings(Record):
     """What every handle of one run is opened and loaded with.
+
+    ``database`` is ``-m``'s list, or None for the default, which
+    :func:`open_handle` resolves as file(1) does (``$MAGIC``, else ours).
 
     ``flags`` and ``database`` are fixed when the first handle loads (as in
     file(1), where options given after the first ``-f`` no longer change the
@@ -65,19 +69,10 @@ class Settings(Record):
         self.lenient_flags = lenient_flags
 
 
-class WalkError(Record):
-    """A directory -R could not list; reported as that name's error."""
-
-    __slots__ = ("name", "reason")
-    name: bytes
-    reason: bytes
-
-    def __init__(self, name: bytes, reason: bytes) -> None:
-        self.name = name
-        self.reason = reason
-
-
-Item = Union[bytes, WalkError]
+def open_handle(settings: Settings) -> _lowlevel.Handle:
+    """A handle loaded as ``settings`` say, through the library's one opener
+    (``_lowlevel.open_handle``), with file(1)'s default: ``$MAGIC`` when set."""
+    return _lowlevel.open_handle(settings.flags, settings.database, environ=True)
 
 
 class Worker:
@@ -85,8 +80,7 @@ class Worker:
 
     def __init__(self, settings: Settings, handle: Optional[_lowlevel.Handle] = None) -> None:
         if handle is None:
-            handle = _lowlevel.Handle(settings.flags)
-            handle.load(settings.database, None)
+            handle = open_handle(settings)
         self.handle = handle
         self._params: tuple[tuple[int, int], ...] = ()
         self._settings = settings
@@ -242,102 +236,6 @@ def _on_stdin_pipe(data: bytes, ask: Callable[[], tuple[Optional[bytes], Optiona
         os.dup2(devnull, 0)
         os.close(devnull)
         feeder.join()
-
-
-ScanDir = Callable[[bytes], ContextManager[Iterator["os.DirEntry[bytes]"]]]
-
-
-def walk(
-    names: Iterable[bytes],
-    follow_links: bool,
-    scandir: Optional[ScanDir] = None,
-) -> Iterator[Item]:
-    """Expand directories among ``names`` into the files below them.
-
-    Depth first, entries sorted by their bytes, directories themselves not
-    yielded.  A symbolic link to a directory is followed only with
-    ``follow_links`` (-L), and then never into a directory already on the
-    current path, so link loops end.  A directory that cannot be listed is
-    yielded as a :class:`WalkError`.  Memory: one sorted listing per level.
-    """
-    for name in names:
-        try:
-            st = os.stat(name) if follow_links else os.lstat(name)
-        except (OSError, ValueError):
-            yield name
-            continue
-        if not stat.S_ISDIR(st.st_mode) or name == b"-":
-            yield name
-            continue
-        yield from _walk_dir(name, (st.st_dev, st.st_ino), follow_links, scandir or os.scandir, set())
-
-
-def _walk_dir(
-    top: bytes,
-    ident: tuple[int, int],
-    follow_links: bool,
-    scandir: ScanDir,
-    ancestors: set[tuple[int, int]],
-) -> Iterator[Item]:
-    """The files below ``top``, depth first, without recursion.
-
-    An explicit stack of (directory identity, remaining sorted entries)
-    replaces the call stack, so a tree thousands of levels deep costs one
-    list per level and never Python's recursion limit.
-    """
-    listing = _listing(top, scandir)
-    if isinstance(listing, WalkError):
-        yield listing
-        return
-    ancestors.add(ident)
-    stack: list[tuple[tuple[int, int], Iterator["os.DirEntry[bytes]"], bytes]] = [
-        (ident, iter(listing), top)
-    ]
-    try:
-        while stack:
-            key_here, entries, here = stack[-1]
-            entry = next(entries, None)
-            if entry is None:
-                stack.pop()
-                ancestors.discard(key_here)
-                continue
-            path = os.path.join(here, entry.name)
-            try:
-                is_dir = entry.is_dir(follow_symlinks=follow_links)
-            except OSError:
-                is_dir = False
-            if not is_dir:
-                yield path
-                continue
-            try:
-                st = entry.stat(follow_symlinks=follow_links)
-            except OSError:
-                yield path
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key in ancestors:
-                # A link back up the tree: report the link, don't loop.
-                yield path
-                continue
-            below = _listing(path, scandir)
-            if isinstance(below, WalkError):
-                yield below
-                continue
-            ancestors.add(key)
-            stack.append((key, iter(below), path))
-    finally:
-        for key_here, _, _ in stack:
-            ancestors.discard(key_here)
-
-
-def _listing(top: bytes, scandir: ScanDir) -> Union[list["os.DirEntry[bytes]"], WalkError]:
-    """The entries of directory ``top`` sorted by name, or why they cannot be read."""
-    try:
-        with scandir(top) as it:
-            return sorted(it, key=lambda entry: entry.name)
-    except OSError as exc:
-        reason = f"cannot read directory `{os.fsdecode(top)}' ({os.strerror(exc.errno or 0)})"
-        return WalkError(top, reason.encode("utf-8", "surrogateescape"))
 
 
 class _Slot:

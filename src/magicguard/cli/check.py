@@ -20,8 +20,8 @@ import os
 import sys
 from typing import Iterator, Optional, TextIO
 
-from .policy import Policy
-from .verdict import Verdict, inspect
+from ..policy import Policy
+from ..verdict import Verdict, inspect
 
 __all__ = ["main"]
 

@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import errno
 import functools
-from typing import Callable, Optional
+import io
+import os
+import sys
+from typing import BinaryIO, Callable, Optional, cast
 
-from . import _lowlevel
+from .. import _lowlevel
 
-from .cli_record import Record
+from .record import Record
 
-__all__ = ["NameStyle", "Result", "json_line", "locale_name_style", "split_mime"]
+__all__ = ["LineFormat", "NameStyle", "Result", "Writer", "json_line", "line", "locale_name_style",
+           "split_mime", "stdout"]
 
 # Bytes file(1) always copies and counts as one column (printable ASCII).
 _PLAIN = bytes(range(0x20, 0x7F))
@@ -178,3 +183,80 @@ def json_line(result: Result) -> bytes:
     _text_fields(record, "encoding", encoding)
     _text_fields(record, "error", result.error)
     return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+class LineFormat(Record):
+    """The output settings a batch of names is printed with.
+
+    file(1) reads them when it prints, so a ``-f`` list is printed with the
+    options given before it; this is a snapshot taken at that point.
+    """
+
+    __slots__ = ("brief", "no_pad", "nul", "separator", "json", "style")
+    brief: bool
+    no_pad: bool
+    nul: int
+    separator: bytes
+    json: bool
+    style: NameStyle
+
+    def __init__(self, brief: bool, no_pad: bool, nul: int, separator: bytes, json: bool,
+                 style: NameStyle) -> None:
+        self.brief = brief
+        self.no_pad = no_pad
+        self.nul = nul
+        self.separator = separator
+        self.json = json
+        self.style = style
+
+
+class Writer:
+    """Bytes to standard output, flushed per line with -n."""
+
+    def __init__(self, stream: BinaryIO, unbuffered: bool) -> None:
+        self.stream = stream
+        self.unbuffered = unbuffered
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data)
+        if self.unbuffered:
+            self.stream.flush()
+
+
+class _Closed(io.RawIOBase):
+    """Standard output when there is none (``>&-``): every write fails,
+    as file(1)'s printf() does, and the run ends with status 1."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def stdout() -> BinaryIO:
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:
+        return cast(BinaryIO, _Closed())
+    return cast(BinaryIO, stream)
+
+
+def line(result: Result, width: int, fmt: LineFormat) -> bytes:
+    """One answer as file(1) prints it."""
+    parts: list[bytes] = []
+    if width > 0 and not fmt.brief:
+        shown = b"/dev/stdin" if result.name == b"-" else result.name
+        parts.append(fmt.style.render(shown))
+        if fmt.nul:
+            parts.append(b"\0")
+        if fmt.nul < 2:
+            parts.append(fmt.separator)
+            pad = 0 if fmt.no_pad else max(0, width - fmt.style.width(result.name))
+            parts.append(b" " * (pad + 1))
+    end = b"\0" if fmt.nul > 1 else b"\n"
+    if result.error is not None:
+        parts.append(b"ERROR: " + result.error + end)
+    else:
+        parts.append((result.text or b"") + end)
+    return b"".join(parts)
+
