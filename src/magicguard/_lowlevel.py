@@ -29,7 +29,7 @@ import os
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional, Sequence
+    from typing import Any, Literal, Optional, Sequence
 
 from ._native import ffi, lib
 from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
@@ -391,6 +391,20 @@ def loaded_object() -> Optional[str]:
     return None if ptr == ffi.NULL else os.fsdecode(ffi.string(ptr))
 
 
+#: The first word of a compiled database (MAGICNO in libmagic's src/file.h).
+#: build_libmagic.py repeats it: it runs before this package exists.
+MAGICNO = 0xF11E041C
+
+
+def database_byte_order(head: bytes) -> Optional[Literal["little", "big"]]:
+    """The byte order of a compiled database from its first bytes (the
+    package's one header check), or None if they are not ``MAGICNO``."""
+    for order in ("little", "big"):
+        if int.from_bytes(head[:4], order) == MAGICNO:
+            return order
+    return None
+
+
 def database_format(path: str) -> Optional[int]:
     """The format version in a compiled database's header, or None.
 
@@ -403,11 +417,10 @@ def database_format(path: str) -> Optional[int]:
     """
     with open(path, "rb") as f:
         head = f.read(8)
-    if len(head) == 8:
-        for order in ("little", "big"):
-            if int.from_bytes(head[:4], order) == 0xF11E041C:
-                return int.from_bytes(head[4:8], order)
-    return None
+    order = database_byte_order(head)
+    if order is None or len(head) < 8:
+        return None
+    return int.from_bytes(head[4:8], order)
 
 
 def check_installation(database: str = BUNDLED_DATABASE) -> None:

@@ -50,7 +50,7 @@ import os
 import sys
 from typing import BinaryIO, Callable, Iterable, Iterator, NoReturn, Optional, cast
 
-from . import _lowlevel
+from . import _lowlevel, _validate
 from .cli_engine import Item, Settings, Worker, identify_all, off_main_thread, walk
 from .cli_getopt import LongOption, Operand, Option, Problem, scan
 from .cli_output import NameStyle, Result, json_line, locale_name_style
@@ -261,10 +261,7 @@ def _is_tty(stream: object) -> bool:
 
 
 def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return _validate.default_workers()  # the library's one rule (issue 14)
 
 
 def _atoi_strict(text: bytes) -> Optional[int]:
