@@ -595,3 +595,15 @@ def char_info(code: int) -> tuple[bool, int]:
     (csrc/mg_wchar.c); columns is -1 for a character that has no width.
     """
     return bool(lib.mg_iswprint(code)), int(lib.mg_wcwidth(code))
+
+
+def no_new_privs() -> None:
+    """``prctl(PR_SET_NO_NEW_PRIVS, 1)`` for this process (csrc/mg_process.c):
+    nothing it executes afterwards can gain privileges.
+
+    Raises:
+        OSError: the kernel refused, or has no prctl (ENOSYS: not Linux).
+    """
+    err = lib.mg_no_new_privs()
+    if err:
+        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")

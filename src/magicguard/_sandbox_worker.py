@@ -14,25 +14,18 @@ import socket
 import sys
 from typing import Any, Optional
 
+from . import _lowlevel
 from ._sandbox_protocol import (EXIT_CONFIG, EXIT_MEMORY, HEADER, KEEP_SEGMENT, LENGTH, MAX_FDS,
                                 MAX_REQUEST, OP_BUFFER, OP_DESCRIPTOR, OP_PATH, OP_SHARED,
                                 REPLY_ERROR, REPLY_MEMORY, REPLY_OK, REPLY_READY,
                                 encode_exception, is_out_of_memory)
-
-PR_SET_NO_NEW_PRIVS = 38
-
 
 def _no_new_privs() -> None:
     """``prctl(PR_SET_NO_NEW_PRIVS, 1)``: nothing this process executes
     (libmagic may run decompressors) can gain privileges (Linux only)."""
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
+    _lowlevel.no_new_privs()
 
 
 def _send(sock: socket.socket, op: bytes, payload: bytes = b"") -> None:
