@@ -404,14 +404,14 @@ class Cookie:
         if handle is None:
             raise ValueError(_CLOSED)
         try:
-            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
+            raw = handle.buffer(contiguous) if mapping is None else mapping.identify_with(handle)
         except FaultError:
             if handle.closed:  # libmagic was cut short: rebuild it
                 self._rebuild(handle)
             raise
         except HandleLost:
             handle = self._rebuild(handle)
-            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
+            raw = handle.buffer(contiguous) if mapping is None else mapping.identify_with(handle)
         return raw.decode("utf-8", "surrogateescape")
 
     # -- flags and params --------------------------------------------------

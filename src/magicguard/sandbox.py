@@ -118,7 +118,7 @@ class _Core(Slots):
         descriptor (anonymous memory) goes as a copy of its bytes."""
         refuse_larger(len(item), self.max_size, "the Mapping", item.path)
         display = item.path if item.path is not None else "a Mapping"
-        with item._pinned() as (_address, _length, fd), item._identify_lock:
+        with item.lend_descriptor() as fd:
             if fd < 0:
                 return self._data(slot, item.read())
             before = os.lseek(fd, 0, os.SEEK_CUR)
