@@ -57,6 +57,10 @@ input's length -- an endless generator is fine.  When the loop is left early
 (``break``, an exception, ``aclose()``), items not started are cancelled and
 those already running are waited for, so no worker still reads an item of
 that loop afterwards.
+
+Length (over ~450 lines): ``map`` and ``amap`` (ordered and unordered,
+bounded windows, the asyncio bridge) are one mechanism shared by Pool and
+Sandbox; much of the file is their overloads and docstrings.
 """
 
 from __future__ import annotations

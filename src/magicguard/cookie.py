@@ -5,6 +5,10 @@ validates every argument before C sees it, serialises its own calls (so it
 may be shared between threads; use one Cookie per thread, or a ``Pool``, to
 run in parallel), releases the GIL while libmagic works, and turns every
 libmagic failure into an exception.
+
+Length (over ~450 lines): one class, the public Cookie API, whose docstrings
+are its reference; its argument checks are in ``_validate``, its C calls in
+``_lowlevel``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ There is deliberately no buffer protocol: ``memoryview(mapping)`` would hand
 out memory that Python code could read outside the trap.  The ways in are
 ``Cookie.buffer(m)`` and the copying reads ``m[i]``, ``m[a:b]`` and
 ``m.read(offset, size)``.  See docs/safety.md for what is guaranteed.
+
+Length (over ~450 lines): one class; every way of reading it goes through
+the SIGBUS trap, and keeping them together keeps that rule in one place.
 """
 
 from __future__ import annotations
