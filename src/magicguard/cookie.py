@@ -13,7 +13,6 @@ are its reference; its argument checks are in ``_validate``, its C calls in
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import threading
@@ -27,14 +26,14 @@ if TYPE_CHECKING:
 from . import _lowlevel
 from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
 from ._lowlevel import Handle, HandleLost, _h_buffer, _new_result, _unpack, decode
-from .errors import DatabaseError, FaultError, LimitError
-from .flags import PARAM_LIMITS, Flags, Param
+from .errors import DatabaseError, FaultError
+from .flags import Flags, Param
 from .mapping import Mapping as _Mapping
 from ._validate import contiguous as as_contiguous
 from ._validate import (align_offset, check_database, check_descriptor, check_flags,
                         check_max_size, check_param, check_param_value, check_params,
-                        descriptor_of, fspath, nbytes, precheck_database_file,
-                        precheck_database_files, refuse_larger)
+                        descriptor_of, fspath, nbytes, precheck_database_files,
+                        refuse_larger)
 
 __all__ = ["Cookie", "Database", "StrPath", "Buffer"]
 
