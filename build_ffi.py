@@ -1,8 +1,8 @@
 """The CFFI out-of-line build of ``magicguard._native``.
 
 Declarations come from ``csrc/``: libmagic's API (``libmagic_api.h``), the
-shim's functions (``shim.h``) and the capability constants
-(``capabilities.h``).  Nothing here restates a value from ``<magic.h>``.
+shim's functions (``shim.h``, ``trap.h``, ``mg_wchar.h``, ``mg_process.h``)
+and the capability constants (``capabilities.h``).  Nothing here restates a value from ``<magic.h>``.
 
 Two builds, chosen by the environment at build time:
 
@@ -34,7 +34,8 @@ MODULE = "magicguard._native"
 # Shim sources, compiled with the extension.  (The bundled libmagic.a also
 # carries csrc/alloc.c, the allocation wrappers it is compiled to call:
 # see build_libmagic.py.)
-SOURCES = ["shim.c", "trap.c", "mg_wchar.c"]  # mg_wchar.c: the CLI's iswprint/wcwidth
+SOURCES = ["shim.c", "trap.c", "mg_wchar.c",  # mg_wchar.c: the CLI's iswprint/wcwidth
+           "mg_process.c"]  # mg_process.c: the sandbox workers' prctl
 
 
 def _cdef_text(name: str) -> str:
@@ -68,6 +69,7 @@ ffibuilder.cdef(_cdef_text("libmagic_api.h"))
 ffibuilder.cdef(_cdef_text("shim.h"))
 ffibuilder.cdef(_cdef_text("trap.h"))
 ffibuilder.cdef(_cdef_text("mg_wchar.h"))  # the CLI's name printing
+ffibuilder.cdef(_cdef_text("mg_process.h"))  # the sandbox workers' hardening
 ffibuilder.cdef(_capability_cdef())
 if not SYSTEM:
     # Defined in the bundled libmagic.a (build_libmagic.py): a JSON string.
@@ -106,7 +108,7 @@ else:
 ffibuilder.set_source(
     MODULE,
     '#include <magic.h>\n#include "shim.h"\n#include "trap.h"\n#include "capabilities.h"\n'
-    '#include "mg_wchar.h"\n'
+    '#include "mg_wchar.h"\n#include "mg_process.h"\n'
     + ("" if SYSTEM else "const char *mg_engine_info(void);\n"),
     **_kwargs,  # type: ignore[arg-type]
 )

@@ -2,10 +2,12 @@
  * What this build of magicguard has, as constants Python reads through cffi
  * (build_ffi.py declares every `static const int MG_...` found here).
  *
- * Flags and params that not every supported libmagic defines: MG_HAS_x says
- * whether <magic.h> defines it; MG_x is its value, or else 0 for a flag (a
- * no-op, as <magic.h> itself does for MAGIC_NO_CHECK_FORTRAN) and -1 for a
- * param (Python refuses it before it reaches libmagic).
+ * Flags and params that not every supported libmagic defines: MG_x is the
+ * value <magic.h> gives it, or else 0 for a flag (a no-op, as <magic.h>
+ * itself does for MAGIC_NO_CHECK_FORTRAN) and a negative number for a param
+ * (Python's Param.supported is false; it refuses the param before it reaches
+ * libmagic).  Each missing param has its own negative number, -1, -2, ...:
+ * Param is an IntEnum, in which two members of equal value would be one.
  */
 #ifndef MAGICGUARD_CAPABILITIES_H
 #define MAGICGUARD_CAPABILITIES_H
@@ -32,35 +34,27 @@ static const int MG_DATABASE_FORMAT = 0;
 #endif
 
 #ifdef MAGIC_NO_CHECK_SIMH              /* libmagic >= 5.45 */
-static const int MG_HAS_NO_CHECK_SIMH = 1;
 static const int MG_NO_CHECK_SIMH = MAGIC_NO_CHECK_SIMH;
 #else
-static const int MG_HAS_NO_CHECK_SIMH = 0;
 static const int MG_NO_CHECK_SIMH = 0;
 #endif
 
 #ifdef MAGIC_NO_COMPRESS_FORK           /* libmagic >= 5.44 */
-static const int MG_HAS_NO_COMPRESS_FORK = 1;
 static const int MG_NO_COMPRESS_FORK = MAGIC_NO_COMPRESS_FORK;
 #else
-static const int MG_HAS_NO_COMPRESS_FORK = 0;
 static const int MG_NO_COMPRESS_FORK = 0;
 #endif
 
 #ifdef MAGIC_PARAM_ELF_SHSIZE_MAX       /* libmagic >= 5.44 (Debian), 5.45 */
-static const int MG_HAS_PARAM_ELF_SHSIZE_MAX = 1;
 static const int MG_PARAM_ELF_SHSIZE_MAX = MAGIC_PARAM_ELF_SHSIZE_MAX;
 #else
-static const int MG_HAS_PARAM_ELF_SHSIZE_MAX = 0;
 static const int MG_PARAM_ELF_SHSIZE_MAX = -1;
 #endif
 
 #ifdef MAGIC_PARAM_MAGWARN_MAX          /* libmagic >= 5.44 (Debian), 5.46 */
-static const int MG_HAS_PARAM_MAGWARN_MAX = 1;
 static const int MG_PARAM_MAGWARN_MAX = MAGIC_PARAM_MAGWARN_MAX;
 #else
-static const int MG_HAS_PARAM_MAGWARN_MAX = 0;
-static const int MG_PARAM_MAGWARN_MAX = -1;
+static const int MG_PARAM_MAGWARN_MAX = -2;
 #endif
 
 #endif

@@ -5,7 +5,8 @@
  * module includes the real <magic.h>, so the C compiler checks every line
  * here against the header of the libmagic actually linked.  Constants are not
  * retyped: "..." tells cffi to take each value from <magic.h> at build time.
- * Flags and params that not every supported libmagic defines are in shim.h.
+ * Flags and params that not every supported libmagic defines are in
+ * capabilities.h.
  */
 
 typedef struct magic_set *magic_t;

@@ -9,8 +9,7 @@
  * for a kernel-raised fault on a thread with a guard whose range holds the
  * fault address. Every other SIGBUS is passed on to the action installed
  * before ours, or gets the default action. docs/safety.md has the threat
- * model; sigbus-trap.md in the design notes has the measurements behind
- * each choice below.
+ * model; the comments below give the reason for each choice.
  *
  * Build-time switch (set by build_ffi.py):
  *   MG_BUNDLED_BUILD=1  libmagic 5.46 linked statically into this module:

@@ -285,8 +285,6 @@ print(magic.from_buffer(view), flush=True)
     assert result.stdout.startswith("PDF document")
 
 
-@pytest.mark.xfail(not hasattr(magicguard, "FaultError"), strict=True,
-                   reason="needs Cookie's SIGBUS trap (issue: trap), not on this branch's main yet")
 def test_truncated_mmap_raises_instead_of_killing(tmp_path: Path) -> None:
     """A mapping whose file shrank under it raises MagicException; the
     process lives on (run in a child: without the trap it dies of SIGBUS)."""

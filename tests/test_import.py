@@ -7,7 +7,7 @@ from conftest import run_python
 
 HEAVY = ("asyncio", "concurrent.futures", "rich", "ssl", "logging", "typing", "subprocess",
          "pickle", "magicguard.sandbox", "magicguard.pool", "magicguard._batch",
-         "magicguard._sandbox_worker")
+         "magicguard._sandbox_worker", "magicguard._sandbox_process", "magicguard._sandbox_protocol")
 
 
 def test_import_does_not_pull_heavy_modules() -> None:

@@ -461,7 +461,7 @@ def test_close_can_cancel_pending(slow_db: str, leaks: LeakCheck) -> None:
 def test_worker_replies_are_not_trusted() -> None:
     """An error reply names a type from an allowlist: anything else (a type
     that would stop the caller, or junk) becomes a MagicError or is refused."""
-    from magicguard.sandbox import _rebuild_exception
+    from magicguard._sandbox_protocol import rebuild_exception as _rebuild_exception
 
     exit_like = _rebuild_exception({"type": "SystemExit", "message": "bye"})
     assert type(exit_like) is MagicError and "SystemExit" in str(exit_like)

@@ -57,6 +57,10 @@ input's length -- an endless generator is fine.  When the loop is left early
 (``break``, an exception, ``aclose()``), items not started are cancelled and
 those already running are waited for, so no worker still reads an item of
 that loop afterwards.
+
+Length (over ~450 lines): ``map`` and ``amap`` (ordered and unordered,
+bounded windows, the asyncio bridge) are one mechanism shared by Pool and
+Sandbox; much of the file is their overloads and docstrings.
 """
 
 from __future__ import annotations
@@ -67,7 +71,6 @@ import collections
 import concurrent.futures
 import enum
 import functools
-import importlib
 import os
 import queue
 import threading
@@ -89,7 +92,9 @@ from typing import (
     overload,
 )
 
-from .cookie import Cookie, _is_buffer
+from ._validate import is_buffer, no_descriptor_hint
+from .cookie import Cookie
+from .mapping import Mapping
 
 __all__ = ["Kind", "Item", "Result", "ErrorMode", "BatchIdentifier", "classify", "identify_with"]
 
@@ -115,23 +120,10 @@ class Kind(str, enum.Enum):
     """Bytes-like data, ``Cookie.buffer`` (``magic_buffer``), zero-copy."""
 
 
-@functools.lru_cache(maxsize=None)
-def _mapping_class() -> Optional[type]:
-    """``magicguard.Mapping`` where this build has it (it has no buffer
-    protocol of its own: ``Cookie.buffer`` reads it through the SIGBUS trap)."""
-    try:
-        module = importlib.import_module(".mapping", __package__)
-    except ImportError:
-        return None
-    cls = getattr(module, "Mapping", None)
-    return cls if isinstance(cls, type) else None
-
-
 def _has_buffer(item: object) -> bool:
-    mapping = _mapping_class()
-    if mapping is not None and isinstance(item, mapping):
-        return True
-    return _is_buffer(item)
+    # A Mapping has no buffer protocol of its own: Cookie.buffer reads it
+    # through the SIGBUS trap.
+    return isinstance(item, Mapping) or is_buffer(item)
 
 
 def _check_kind(kind: Union[Kind, str, None]) -> Optional[Kind]:
@@ -197,9 +189,9 @@ def identify_with(cookie: Cookie, kind: Kind, item: Item) -> str:
         return cookie.descriptor(item)
     except OSError as exc:
         # io.BytesIO and friends: fileno() exists but there is no descriptor.
-        if hasattr(item, "getbuffer") and type(exc).__name__ == "UnsupportedOperation":
-            raise TypeError(f"{type(item).__name__} has no descriptor; pass its contents "
-                            f"with .getbuffer() instead") from None
+        hint = no_descriptor_hint(item, exc)
+        if hint is not None:
+            raise hint from None
         raise
 
 

@@ -25,8 +25,8 @@ its locks in a child after ``fork()`` (``pthread_atfork``).
 and the sandbox's workers through Cookie): the default database's rule is
 written there once.
 
-Longer than ~450 lines because it is the whole raw layer by design: every
-call into C is here, so that nothing else needs auditing for cdata.
+Length (over ~450 lines): the raw layer is one module on purpose -- it is
+the one way into C (tests/test_layers.py); splitting it would make two.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import os
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Optional, Sequence, Union
+    from typing import Any, Iterable, Literal, Optional, Sequence, Union
 
 from ._native import ffi, lib
 from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
@@ -416,6 +416,20 @@ def loaded_object() -> Optional[str]:
     return None if ptr == ffi.NULL else os.fsdecode(ffi.string(ptr))
 
 
+#: The first word of a compiled database (MAGICNO in libmagic's src/file.h).
+#: build_libmagic.py repeats it: it runs before this package exists.
+MAGICNO = 0xF11E041C
+
+
+def database_byte_order(head: bytes) -> Optional[Literal["little", "big"]]:
+    """The byte order of a compiled database from its first bytes (the
+    package's one header check), or None if they are not ``MAGICNO``."""
+    for order in ("little", "big"):
+        if int.from_bytes(head[:4], order) == MAGICNO:
+            return order
+    return None
+
+
 def database_format(path: str) -> Optional[int]:
     """The format version in a compiled database's header, or None.
 
@@ -428,11 +442,10 @@ def database_format(path: str) -> Optional[int]:
     """
     with open(path, "rb") as f:
         head = f.read(8)
-    if len(head) == 8:
-        for order in ("little", "big"):
-            if int.from_bytes(head[:4], order) == 0xF11E041C:
-                return int.from_bytes(head[4:8], order)
-    return None
+    order = database_byte_order(head)
+    if order is None or len(head) < 8:
+        return None
+    return int.from_bytes(head[4:8], order)
 
 
 def check_installation(database: str = BUNDLED_DATABASE) -> None:
@@ -673,3 +686,15 @@ def char_info(code: int) -> tuple[bool, int]:
     (csrc/mg_wchar.c); columns is -1 for a character that has no width.
     """
     return bool(lib.mg_iswprint(code)), int(lib.mg_wcwidth(code))
+
+
+def no_new_privs() -> None:
+    """``prctl(PR_SET_NO_NEW_PRIVS, 1)`` for this process (csrc/mg_process.c):
+    nothing it executes afterwards can gain privileges.
+
+    Raises:
+        OSError: the kernel refused, or has no prctl (ENOSYS: not Linux).
+    """
+    err = lib.mg_no_new_privs()
+    if err:
+        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")

@@ -1,32 +1,6 @@
-"""The ``Sandbox``'s worker process and the wire protocol it speaks.
-
-A worker is a fresh interpreter (``python -I -c ...``, never a fork of the
-caller), started by ``magicguard.sandbox``.  It reads its configuration (a
-pickle: socket descriptor, Cookie configuration, memory limit) from stdin --
-the one thing it ever unpickles, written by its parent -- then builds one
-Cookie, lowers its own privileges and limits, says it is ready and serves
-requests on a Unix stream socket until the parent closes it.
-
-Every message either way is a 5-byte header (one op byte, a little-endian
-u32 payload length) and the payload.  Descriptors travel with the header as
-``SCM_RIGHTS``.
-
-Requests (parent -> worker):
-
-* ``B`` + bytes: identify these bytes (small data, sent inline).
-* ``S`` + u64 length, optionally one descriptor: identify the first
-  ``length`` bytes of the shared-memory segment; a descriptor with it is a
-  new (read-only) segment replacing the previous one.
-* ``F`` + path bytes, optionally one descriptor: ``Cookie.file(path)``; the
-  descriptor is the caller's working directory, for a relative path.
-* ``D`` + nothing, one descriptor: ``Cookie.descriptor(fd)``.
-
-Replies (worker -> parent), never a pickle (the parent does not trust them):
-
-* ``R`` + JSON: ready (``{"pid": ...}``), after the Cookie was built.
-* ``O`` + description bytes (``surrogateescape``-encoded).
-* ``E`` + JSON: the exception the Cookie raised (type name and fields).
-* ``M`` + JSON: the worker ran out of memory under its limit; it then exits.
+"""The ``Sandbox``'s worker process: its ``main`` (read the configuration,
+build the Cookie, lower privileges and limits) and its request loop.  The
+messages it reads and writes are defined in ``_sandbox_protocol``.
 """
 
 from __future__ import annotations
@@ -37,69 +11,21 @@ import mmap
 import os
 import pickle
 import socket
-import struct
 import sys
 from typing import Any, Optional
 
-HEADER = struct.Struct("<cI")
-LENGTH = struct.Struct("<Q")
-
-OP_BUFFER = b"B"
-OP_SHARED = b"S"
-OP_PATH = b"F"
-OP_DESCRIPTOR = b"D"
-
-REPLY_READY = b"R"
-REPLY_OK = b"O"
-REPLY_ERROR = b"E"
-REPLY_MEMORY = b"M"
-
-#: Most descriptors one request carries.
-MAX_FDS = 1
-#: Largest request payload a worker accepts (inline data is far smaller).
-MAX_REQUEST = 1 << 20
-#: A segment larger than this is dropped by both sides after the item that
-#: needed it, so one huge input does not pin its memory for the worker's life.
-KEEP_SEGMENT = 16 << 20
-#: Exit status of a worker leaving after it ran out of memory.
-EXIT_MEMORY = 3
-#: Exit status of a worker whose configuration could not be read.
-EXIT_CONFIG = 4
-
-PR_SET_NO_NEW_PRIVS = 38
-
-
-def encode_exception(exc: BaseException) -> bytes:
-    """The JSON an ``E`` reply carries: the type's name and its fields."""
-    fields: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
-    for name in ("errno", "function", "path", "strerror"):
-        value = getattr(exc, name, None)
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
-            fields[name] = value
-    filename = getattr(exc, "filename", None)
-    if isinstance(filename, (str, bytes)):
-        fields["filename"] = os.fsdecode(filename)
-    return json.dumps(fields).encode("ascii")
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """A failed allocation: Python's MemoryError or an ENOMEM from C."""
-    if isinstance(exc, MemoryError):
-        return True
-    return getattr(exc, "errno", None) == errno_module.ENOMEM
-
+from . import _lowlevel
+from ._sandbox_protocol import (EXIT_CONFIG, EXIT_MEMORY, HEADER, KEEP_SEGMENT, LENGTH, MAX_FDS,
+                                MAX_REQUEST, OP_BUFFER, OP_DESCRIPTOR, OP_PATH, OP_SHARED,
+                                REPLY_ERROR, REPLY_MEMORY, REPLY_OK, REPLY_READY,
+                                encode_exception, is_out_of_memory)
 
 def _no_new_privs() -> None:
     """``prctl(PR_SET_NO_NEW_PRIVS, 1)``: nothing this process executes
     (libmagic may run decompressors) can gain privileges (Linux only)."""
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
+    _lowlevel.no_new_privs()
 
 
 def _send(sock: socket.socket, op: bytes, payload: bytes = b"") -> None:

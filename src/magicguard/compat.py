@@ -33,6 +33,9 @@ or wrong (each difference and its reason: ``docs/migrating.md``):
   never taken for a descriptor and closed), a named pipe is a ``ValueError``
   instead of a hang, a negative descriptor is a ``MagicException`` instead
   of an answer about no data.
+
+Length (over ~450 lines): python-magic's whole public surface, quirk by
+quirk, each with the reason it is reproduced or refused.
 """
 
 from __future__ import annotations

@@ -5,13 +5,14 @@ validates every argument before C sees it, serialises its own calls (so it
 may be shared between threads; use one Cookie per thread, or a ``Pool``, to
 run in parallel), releases the GIL while libmagic works, and turns every
 libmagic failure into an exception.
+
+Length (over ~450 lines): one class, the public Cookie API, whose docstrings
+are its reference; its argument checks are in ``_validate``, its C calls in
+``_lowlevel``.
 """
 
 from __future__ import annotations
 
-import errno as _errno
-import io
-import operator
 import os
 import stat
 import threading
@@ -25,9 +26,14 @@ if TYPE_CHECKING:
 from . import _lowlevel
 from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
 from ._lowlevel import Handle, HandleLost, _h_buffer, _new_result, _unpack, decode
-from .errors import DatabaseError, FaultError, LimitError
-from .flags import PARAM_LIMITS, Flags, Param
+from .errors import DatabaseError, FaultError
+from .flags import Flags, Param
 from .mapping import Mapping as _Mapping
+from ._validate import contiguous as as_contiguous
+from ._validate import (align_offset, check_database, check_descriptor, check_flags,
+                        check_max_size, check_param, check_param_value, check_params,
+                        descriptor_of, fspath, nbytes, precheck_database_files,
+                        refuse_larger)
 
 __all__ = ["Cookie", "Database", "StrPath", "Buffer"]
 
@@ -45,107 +51,7 @@ if TYPE_CHECKING:
     Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
 """What ``Cookie(database=...)`` accepts: see ``Cookie``."""
 
-# The first word of a compiled database (MAGICNO in src/file.h), either order.
-_MAGICNO_LE = (0xF11E041C).to_bytes(4, "little")
-_MAGICNO_BE = (0xF11E041C).to_bytes(4, "big")
-
 _CLOSED = "I/O operation on closed Cookie"
-
-_ALL_FLAGS = 0
-for _flag in Flags:
-    _ALL_FLAGS |= _flag.value
-
-
-def _fspath(path: object, what: str = "path") -> bytes:
-    """A file name as bytes for C, refusing what C cannot take."""
-    if isinstance(path, (bytes, bytearray, memoryview)) and what == "path":
-        raw = bytes(path)
-    elif isinstance(path, (str, os.PathLike)):
-        raw = os.fsencode(path)
-    else:
-        raise TypeError(f"{what} must be str or os.PathLike, not {type(path).__name__}")
-    if b"\0" in raw:
-        raise ValueError(f"{what} contains a NUL byte: {os.fsdecode(raw)!r}")
-    if not raw:
-        raise ValueError(f"{what} is empty")
-    return raw
-
-
-def _is_buffer(obj: object) -> bool:
-    if isinstance(obj, (str, os.PathLike)):
-        return False
-    try:
-        memoryview(obj)  # type: ignore[arg-type]
-    except TypeError:
-        return False
-    return True
-
-
-def _contiguous(data: object) -> Any:
-    """``data`` itself if its buffer is C-contiguous, else a contiguous copy.
-
-    Zero-copy for every contiguous buffer (bytes, bytearray, memoryview and
-    its 1-step slices, array, mmap, C-ordered NumPy arrays).  A strided view
-    has no single byte range libmagic could read, so its bytes are gathered
-    in logical order (``memoryview.tobytes()``) -- the one case that copies.
-    """
-    if isinstance(data, str):
-        raise TypeError("buffer() takes bytes-like data, not str; encode it first "
-                        "(e.g. data.encode('utf-8'))")
-    try:
-        view = memoryview(data)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(
-            f"buffer() takes an object with the buffer protocol (bytes, bytearray, "
-            f"memoryview, mmap, array, ...), not {type(data).__name__}") from None
-    with view:
-        if view.c_contiguous:
-            return data
-        return view.tobytes()
-
-
-def _nbytes(data: object) -> int:
-    """The size in bytes of a buffer-protocol object (no copy)."""
-    try:
-        with memoryview(data) as view:  # type: ignore[arg-type]
-            return view.nbytes
-    except TypeError:
-        return 0  # not a buffer: _contiguous says so
-
-
-def _check_max_size(max_size: object) -> Optional[int]:
-    """Validate a ``max_size=`` argument: None (no limit) or a byte count >= 0."""
-    if max_size is None:
-        return None
-    if isinstance(max_size, bool) or not isinstance(max_size, int):
-        raise TypeError(f"max_size must be an int (bytes) or None, not {type(max_size).__name__}")
-    if max_size < 0:
-        raise ValueError(f"max_size must not be negative, got {max_size}")
-    return max_size
-
-
-def _check_descriptor(number: int, max_size: Optional[int]) -> os.stat_result:
-    """Validate a descriptor before libmagic reads it: open, not a directory,
-    and (a regular file) within ``max_size``.  Returns its ``fstat``."""
-    if number < 0:
-        raise ValueError(f"descriptor must be a non-negative int, got {number}")
-    try:
-        st = os.fstat(number)
-    except OSError as exc:
-        raise OSError(exc.errno, f"{exc.strerror}: descriptor {number}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, f"Is a directory: descriptor {number}")
-    if stat.S_ISREG(st.st_mode):
-        _refuse_larger(st.st_size, max_size, f"descriptor {number}")
-    return st
-
-
-def _refuse_larger(size: int, max_size: Optional[int], what: str, path: Optional[str] = None) -> None:
-    """Raise ``LimitError`` when an input of ``size`` bytes exceeds ``max_size``."""
-    if max_size is not None and size > max_size:
-        raise LimitError(f"{what} is {size} bytes, more than max_size={max_size}; "
-                         f"refused without reading it", size=size, limit=max_size, path=path)
-
 
 #: Every open Cookie, for the fork child (``_after_fork_in_child``).
 _LIVE: "weakref.WeakSet[Cookie]" = weakref.WeakSet()
@@ -221,170 +127,15 @@ class Cookie:
         # since no libmagic state spans two C calls.
         self._lock = threading.RLock()
         self._handle: Optional[Handle] = None
-        self._max_size = _check_max_size(max_size)
-        flags_value = self._check_flags(flags)
-        checked_params = self._check_params(params)
-        db = self._check_database(database)
+        self._max_size = check_max_size(max_size)
+        flags_value = check_flags(flags)
+        checked_params = check_params(params)
+        db = check_database(database)
         self._config = _Config(flags_value, db, checked_params)
         self._handle = self._build(self._config)
         _LIVE.add(self)
 
     # -- construction ------------------------------------------------------
-
-    @staticmethod
-    def _check_flags(flags: object) -> int:
-        if isinstance(flags, bool) or not isinstance(flags, int):
-            raise TypeError(f"flags must be Flags or int, not {type(flags).__name__}")
-        value = int(flags)
-        if value < 0 or value & ~_ALL_FLAGS:
-            unknown = value & ~_ALL_FLAGS if value >= 0 else value
-            raise ValueError(f"flags: unknown flag bits {unknown:#x} (known: {_ALL_FLAGS:#x})")
-        return value
-
-    @staticmethod
-    def _check_param(param: object) -> Param:
-        if isinstance(param, bool) or not isinstance(param, int):
-            raise TypeError(f"param must be Param, not {type(param).__name__}")
-        try:
-            member = Param(param)
-        except ValueError:
-            raise ValueError(f"unknown param {param!r}; known: "
-                             f"{', '.join(p.name for p in Param if p.supported)}") from None
-        if not member.supported:
-            raise ValueError(f"param {member.name} is not supported by libmagic "
-                             f"{_lowlevel.version()}")
-        return member
-
-    @classmethod
-    def _check_param_value(cls, param: Param, value: object) -> int:
-        if isinstance(value, bool):
-            raise TypeError(f"value for {param.name} must be int, not bool")
-        try:
-            number = operator.index(value)  # type: ignore[arg-type]
-        except TypeError:
-            raise TypeError(f"value for {param.name} must be int, "
-                            f"not {type(value).__name__}") from None
-        limit = PARAM_LIMITS[param]
-        if number < 0:
-            raise ValueError(f"value for {param.name} must not be negative, got {number}")
-        if number > limit:
-            raise ValueError(f"value for {param.name} must be at most {limit} "
-                             f"(libmagic would truncate it), got {number}")
-        return number
-
-    @classmethod
-    def _check_params(cls, params: Optional[Mapping[Param, int]]) -> dict[Param, int]:
-        if params is None:
-            return {}
-        if not hasattr(params, "items"):
-            raise TypeError(f"params must be a mapping of Param to int, not {type(params).__name__}")
-        checked: dict[Param, int] = {}
-        for param, value in params.items():
-            member = cls._check_param(param)
-            checked[member] = cls._check_param_value(member, value)
-        return checked
-
-    @staticmethod
-    def _check_database(database: Database) -> tuple[str, tuple[Any, ...]]:
-        """Normalise ``database`` to ("default", ()), ("paths", (bytes...)) or
-        ("buffers", (bytes...))."""
-        if database is None:
-            return ("default", ())
-        items: list[Any]
-        if isinstance(database, (str, os.PathLike)) or _is_buffer(database):
-            items = [database]
-        elif isinstance(database, (list, tuple)):
-            items = list(database)
-            if not items:
-                raise ValueError("database: an empty list names no database")
-        else:
-            raise TypeError(f"database must be None, a path, a bytes-like object or a list "
-                            f"of them, not {type(database).__name__}")
-        kinds = {"buffer" if _is_buffer(item) else "path" for item in items}
-        if len(kinds) > 1:
-            raise TypeError("database: a list must hold only paths or only buffers, not both")
-        if kinds == {"buffer"}:
-            blobs = []
-            for item in items:
-                blob = bytes(memoryview(item).cast("B")) if memoryview(item).c_contiguous \
-                    else memoryview(item).tobytes()
-                if not blob:
-                    raise ValueError("database: an empty buffer is not a compiled database")
-                blobs.append(blob)
-            return ("buffers", tuple(blobs))
-        paths = []
-        for item in items:
-            raw = _fspath(item, "database path")
-            if b":" in raw:
-                raise ValueError(f"database path {os.fsdecode(raw)!r} contains ':', which "
-                                 f"libmagic reads as a separator between files")
-            paths.append(raw)
-        return ("paths", tuple(paths))
-
-    @staticmethod
-    def _precheck_database_files(paths: Sequence[bytes], function: str = "magic_load") -> None:
-        """``_precheck_database_file`` for each; a missing file is refused only
-        when every one is missing (libmagic skips a missing file in a list
-        from which another loads)."""
-        missing: Optional[DatabaseError] = None
-        present = False
-        for path in paths:
-            try:
-                Cookie._precheck_database_file(path, function)
-                present = True
-            except DatabaseError as exc:
-                if exc.errno != _errno.ENOENT:
-                    raise
-                missing = missing or exc
-        if missing is not None and not present:
-            raise missing
-
-    @staticmethod
-    def _precheck_database_file(path: bytes, function: str = "magic_load") -> None:
-        """Refuse, before libmagic sees it, a database it would reject noisily.
-
-        * a missing file (neither ``NAME`` nor ``NAME.mgc``, which libmagic
-          tries first): ``DatabaseError`` with errno ENOENT, where libmagic
-          says only "could not find any valid magic files!" with errno 0;
-        * a compiled database of another format (another libmagic version):
-          libmagic would re-read it as a magic *source* and print a warning
-          per line (src/apprentice.c, apprentice_1);
-        * a binary file that is neither a compiled database nor text.
-        """
-        display = os.fsdecode(path)
-        try:
-            with open(path, "rb") as f:
-                head = f.read(8192)
-        except FileNotFoundError:
-            if os.path.exists(path + b".mgc"):
-                return
-            # reason: what libmagic itself says (python-magic's message,
-            # which compat reproduces); the message and errno say why.
-            raise DatabaseError(f"{function} ({display}): No such file or directory "
-                                f"(libmagic: could not find any valid magic files!)",
-                                errno=_errno.ENOENT, function=function, path=display,
-                                reason="could not find any valid magic files!") from None
-        except IsADirectoryError:
-            return  # libmagic loads every file of a directory
-        except OSError:
-            return  # unreadable: libmagic's own message says so
-        if head[:4] in (_MAGICNO_LE, _MAGICNO_BE):
-            found = int.from_bytes(head[4:8], "little" if head[:4] == _MAGICNO_LE else "big")
-            expected = _lowlevel.constant("MG_DATABASE_FORMAT")
-            if expected and found != expected:
-                v = _lowlevel.version()
-                raise DatabaseError(
-                    f"{function} ({display}): a compiled magic database of format {found}, "
-                    f"from another libmagic version; this libmagic ({v // 100}.{v % 100:02d}) "
-                    f"reads only format {expected}. Compile the database's source with this "
-                    f"libmagic (Cookie().compile(source)), or use the bundled database",
-                    function=function, path=display)
-            return
-        if b"\0" not in head:
-            return
-        raise DatabaseError(
-            f"{display}: neither a compiled magic database (no MAGICNO header) "
-            f"nor a magic source (binary data)", path=display, function=function)
 
     @classmethod
     def _database_arg(cls, database: tuple[str, tuple[Any, ...]]) -> Union[None, bytes, list[bytes]]:
@@ -394,7 +145,7 @@ class Cookie:
         if kind == "buffers":
             return list(items)
         if kind == "paths":
-            cls._precheck_database_files(items)
+            precheck_database_files(items)
             return b":".join(items)
         return None
 
@@ -445,6 +196,15 @@ class Cookie:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle the configuration (flags, database, params), never C state."""
+        return (Cookie, self.config_args())
+
+    def config_args(self) -> tuple[Any, ...]:
+        """The checked arguments this Cookie was built from, such that
+        ``Cookie(*cookie.config_args())`` builds an equal one: ``(flags,
+        database, params)`` plus ``max_size`` when set.  The database is None,
+        a list of ``str`` paths or a list of ``bytes`` buffers.  Pool and
+        pickling build their Cookies from it.
+        """
         kind, items = self._config.database
         database: Database
         if kind == "default":
@@ -456,7 +216,7 @@ class Cookie:
         args: tuple[Any, ...] = (self._config.flags, database, dict(self._config.params))
         if self._max_size is not None:
             args += (self._max_size,)
-        return (Cookie, args)
+        return args
 
     @property
     def max_size(self) -> Optional[int]:
@@ -515,7 +275,7 @@ class Cookie:
             LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed.
         """
-        raw = _fspath(path)
+        raw = fspath(path)
         display = os.fsdecode(raw)
         self._live()
         follow = bool(self._config.flags & Flags.SYMLINK)
@@ -534,7 +294,7 @@ class Cookie:
             raise ValueError(f"{display!r} is {kind}, not a file; identify its data "
                              f"with Cookie.descriptor() or Cookie.buffer()")
         if stat.S_ISREG(mode):
-            _refuse_larger(st.st_size, self._max_size, display, display)
+            refuse_larger(st.st_size, self._max_size, display, display)
         # A FIFO is described by name, as file -b does ("fifo (named pipe)"):
         # libmagic stats it and never opens it (without Flags.DEVICES).
         result = decode(self._call("file", raw, display))
@@ -568,49 +328,15 @@ class Cookie:
             LimitError: a regular file larger than ``max_size``.
             MagicError: libmagic failed to read it.
         """
-        fileobj: Any = None
-        if isinstance(fd, bool):
-            raise TypeError("descriptor() takes an int or a file object, not bool")
-        if isinstance(fd, int):
-            number = fd
-        elif hasattr(fd, "fileno"):
-            fileobj = fd
-            if getattr(fd, "closed", False):
-                raise ValueError("descriptor(): the file object is closed")
-            try:
-                number = fd.fileno()
-            except (io.UnsupportedOperation, OSError) as exc:
-                raise io.UnsupportedOperation(
-                    f"descriptor(): this {type(fd).__name__} has no OS file descriptor "
-                    f"({exc}); identify its bytes with Cookie.buffer() instead, "
-                    f"e.g. buffer(obj.getbuffer()) for io.BytesIO") from None
-        else:
-            raise TypeError(f"descriptor() takes an int or a file object, not {type(fd).__name__}")
-        _check_descriptor(number, self._max_size)
+        number, fileobj = descriptor_of(fd)
+        check_descriptor(number, self._max_size)
         self._live()
-        restore = self._align_offset(fileobj, number)
+        restore = align_offset(fileobj, number)
         try:
             return decode(self._call("descriptor", number))
         finally:
             if restore is not None:
                 os.lseek(number, restore, os.SEEK_SET)
-
-    @staticmethod
-    def _align_offset(fileobj: Any, fd: int) -> Optional[int]:
-        """Point the OS offset at a file object's logical position; return the
-        offset to restore afterwards (None when nothing moved)."""
-        if fileobj is None:
-            return None
-        if getattr(fileobj, "writable", lambda: False)():
-            fileobj.flush()
-        if isinstance(fileobj, io.TextIOBase) or not getattr(fileobj, "seekable", lambda: False)():
-            return None
-        logical = fileobj.tell()
-        current = os.lseek(fd, 0, os.SEEK_CUR)
-        if logical == current:
-            return None
-        os.lseek(fd, logical, os.SEEK_SET)
-        return current
 
     def buffer(self, data: Buffer) -> str:
         """Identify bytes in memory, zero-copy.
@@ -664,26 +390,26 @@ class Cookie:
             contiguous: Any = data
         elif isinstance(data, _Mapping):
             mapping = data
-            _refuse_larger(len(mapping), self._max_size, "the Mapping", mapping.path)
+            refuse_larger(len(mapping), self._max_size, "the Mapping", mapping.path)
         else:
             # max_size before any copy: a strided view is gathered below.
             if self._max_size is not None:
-                _refuse_larger(_nbytes(data), self._max_size, "the buffer")
-            contiguous = _contiguous(data)
+                refuse_larger(nbytes(data), self._max_size, "the buffer")
+            contiguous = as_contiguous(data)
         if mapping is None and self._max_size is not None:
             with memoryview(contiguous) as view:
-                _refuse_larger(view.nbytes, self._max_size, "the buffer")
+                refuse_larger(view.nbytes, self._max_size, "the buffer")
         if handle is None:
             raise ValueError(_CLOSED)
         try:
-            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
+            raw = handle.buffer(contiguous) if mapping is None else mapping.identify_with(handle)
         except FaultError:
             if handle.closed:  # libmagic was cut short: rebuild it
                 self._rebuild(handle)
             raise
         except HandleLost:
             handle = self._rebuild(handle)
-            raw = handle.buffer(contiguous) if mapping is None else mapping._identify(handle)
+            raw = handle.buffer(contiguous) if mapping is None else mapping.identify_with(handle)
         return raw.decode("utf-8", "surrogateescape")
 
     # -- flags and params --------------------------------------------------
@@ -696,21 +422,21 @@ class Cookie:
 
     @flags.setter
     def flags(self, value: Union[Flags, int]) -> None:
-        checked = self._check_flags(value)
+        checked = check_flags(value)
         with self._lock:
             self._live().setflags(checked)
             self._config.flags = checked
 
     def getparam(self, param: Param) -> int:
         """The current value of a libmagic limit."""
-        member = self._check_param(param)
+        member = check_param(param)
         with self._lock:
             return self._live().getparam(member.value)
 
     def setparam(self, param: Param, value: int) -> None:
         """Set a libmagic limit; values libmagic would truncate are refused."""
-        member = self._check_param(param)
-        number = self._check_param_value(member, value)
+        member = check_param(param)
+        number = check_param_value(member, value)
         with self._lock:
             self._live().setparam(member.value, number)
             self._config.params[member] = number
@@ -731,7 +457,7 @@ class Cookie:
 
     def load(self, database: Database = None) -> None:
         """Replace the loaded database (same forms as ``Cookie(database=...)``)."""
-        db = self._check_database(database)
+        db = check_database(database)
         with self._lock:
             self._load(self._live(), db)
             self._config.database = db
@@ -749,7 +475,7 @@ class Cookie:
             raise TypeError(f"paths must be a path or a list of paths, not {type(paths).__name__}")
         raws = []
         for item in items:
-            raw = _fspath(item, "magic file path")
+            raw = fspath(item, "magic file path")
             if b":" in raw:
                 raise ValueError(f"magic file path {os.fsdecode(raw)!r} contains ':', which "
                                  f"libmagic reads as a separator between files")
@@ -792,7 +518,7 @@ class Cookie:
             handle = self._live()
             try:
                 if raw is not None:
-                    self._precheck_database_files(raw.split(b":"), "magic_check")
+                    precheck_database_files(raw.split(b":"), "magic_check")
                 handle.database_action("check", raw, display)
             except DatabaseError as exc:
                 if not handle.messages:

@@ -9,18 +9,14 @@ also derive from a builtin let callers catch whichever they know.
 from __future__ import annotations
 
 import builtins
-import os
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional, Union
+    from typing import Optional
 
 __all__ = ["MagicError", "DatabaseError", "FaultError", "LimitError", "LockError", "TimeoutError",
            "WorkerCrashed"]
-
-if TYPE_CHECKING:
-    StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 class MagicError(Exception):

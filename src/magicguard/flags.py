@@ -105,7 +105,8 @@ class Flags(enum.IntFlag):
 class Param(enum.IntEnum):
     """libmagic's ``MAGIC_PARAM_*`` limits, for ``Cookie.getparam``/``setparam``.
 
-    A negative value marks a param this build's libmagic does not define.
+    A negative value marks a param this build's libmagic does not define
+    (csrc/capabilities.h gives each its own: -1, -2, ...).
     """
 
     INDIR_MAX = constant("MAGIC_PARAM_INDIR_MAX")
@@ -126,7 +127,7 @@ class Param(enum.IntEnum):
     """``MAGIC_PARAM_ENCODING_MAX``: bytes scanned to guess a text encoding (``file -P encoding``)."""
     ELF_SHSIZE_MAX = constant("MG_PARAM_ELF_SHSIZE_MAX")
     """``MAGIC_PARAM_ELF_SHSIZE_MAX``: the largest ELF section processed (``file -P elf_shsize``)."""
-    MAGWARN_MAX = constant("MG_PARAM_MAGWARN_MAX") if constant("MG_HAS_PARAM_MAGWARN_MAX") else -2
+    MAGWARN_MAX = constant("MG_PARAM_MAGWARN_MAX")
     """``MAGIC_PARAM_MAGWARN_MAX``: database warnings printed before giving up (``file -P magwarn``)."""
 
     @property

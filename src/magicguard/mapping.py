@@ -12,6 +12,9 @@ There is deliberately no buffer protocol: ``memoryview(mapping)`` would hand
 out memory that Python code could read outside the trap.  The ways in are
 ``Cookie.buffer(m)`` and the copying reads ``m[i]``, ``m[a:b]`` and
 ``m.read(offset, size)``.  See docs/safety.md for what is guaranteed.
+
+Length (over ~450 lines): one class; every way of reading it goes through
+the SIGBUS trap, and keeping them together keeps that rule in one place.
 """
 
 from __future__ import annotations
@@ -427,12 +430,22 @@ class Mapping:
             with self._lock:
                 self._users -= 1
 
-    def _identify(self, handle: _lowlevel.Handle) -> bytes:
-        """libmagic's answer for these bytes, through ``handle`` (Cookie's
-        lock held).  One identification at a time per Mapping: libmagic
-        seeks the shared descriptor (ELF, compress)."""
+    def identify_with(self, handle: _lowlevel.Handle) -> bytes:
+        """libmagic's answer for these bytes, through ``handle`` (for
+        ``Cookie.buffer``, with the Cookie's lock held).  One identification
+        at a time per Mapping: libmagic seeks the shared descriptor (ELF,
+        compress)."""
         with self._pinned() as (address, length, fd), self._identify_lock:
             return handle.mapping(address, length, fd, _PRECHECK, self._path)
+
+    @contextmanager
+    def lend_descriptor(self) -> Iterator[int]:
+        """The mapped file's descriptor (-1 for anonymous memory), for the
+        ``Sandbox`` to pass to a worker: for the block, ``close`` raises
+        ``BufferError`` and no other identification of this Mapping runs
+        (the worker's libmagic seeks the shared descriptor)."""
+        with self._pinned() as (_address, _length, fd), self._identify_lock:
+            yield fd
 
     # -- reading -----------------------------------------------------------
 

@@ -19,20 +19,9 @@ from ._batch import (BatchIdentifier, Future, Item, Kind, cancel_queued, identif
                      serve)
 from .cookie import Cookie, Database
 from .flags import Flags, Param
+from ._validate import check_workers, default_workers
 
 __all__ = ["Pool", "default_workers"]
-
-
-def default_workers() -> int:
-    """The CPUs this process may run on: ``os.sched_getaffinity`` where it
-    exists (it honours taskset and cgroup cpusets), else ``os.cpu_count()``."""
-    getaffinity = getattr(os, "sched_getaffinity", None)
-    if getaffinity is not None:
-        try:
-            return max(1, len(getaffinity(0)))
-        except OSError:
-            pass
-    return max(1, os.cpu_count() or 1)
 
 
 _Work = Optional[tuple["Future[str]", Kind, Item]]
@@ -78,9 +67,9 @@ class _Workers:
 
     def __init__(self, size: int, first: Cookie) -> None:
         self.size = size
-        # Cookie.__reduce__ gives its checked configuration: what every
-        # worker's Cookie (and an unpickled Pool) is built from.
-        self.config: tuple[Any, ...] = first.__reduce__()[1]
+        # The first Cookie's checked configuration: what every worker's
+        # Cookie (and an unpickled Pool) is built from.
+        self.config: tuple[Any, ...] = first.config_args()
         self.spare: list[Cookie] = [first]
         self.cookies: list[Cookie] = [first]  # every Cookie built, to check they are freed
         self.queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
@@ -197,12 +186,7 @@ class Pool(BatchIdentifier):
         params: Optional[Mapping[Param, int]] = None,
         max_size: Optional[int] = None,
     ) -> None:
-        if workers is not None:
-            if isinstance(workers, bool) or not isinstance(workers, int):
-                raise TypeError(f"workers must be an int or None, not {type(workers).__name__}")
-            if workers < 1:
-                raise ValueError(f"workers must be at least 1, got {workers}")
-        self._workers_arg = workers
+        self._workers_arg = check_workers(workers)
         first = Cookie(flags, database, params, max_size=max_size)
         self._state = _Workers(default_workers() if workers is None else workers, first)
         # A Pool dropped without close(): its threads get their stop signal

@@ -36,6 +36,10 @@ several formats at once).
 ...                        filename="avatar.gif")
 >>> v.label, v.allowed, sorted(v.codes)
 ('gif', False, ['multiple_formats', 'refused_by_policy', 'script_content'])
+
+Length (over ~450 lines): one concern, the upload verdict -- its result
+types, the per-policy engine, the container (zip) checks and the judgement
+itself; the zip reading would be the first part to move out.
 """
 
 from __future__ import annotations

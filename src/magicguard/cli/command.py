@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Callable, Iterable, Iterator, NoReturn, Optional
 
-from .. import _lowlevel
+from .. import _lowlevel, _validate
 from ..errors import MagicError
 from ..flags import Flags
 from .actions import database_action, doctor, print_version, show_help
@@ -50,11 +50,9 @@ class Exit(Exception):
 
 
 def usable_cores() -> int:
-    """The cores this process may run on: the default number of ``-j`` threads."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    """The cores this process may run on: the default number of ``-j`` threads
+    (the library's one rule, shared with Pool and Sandbox)."""
+    return _validate.default_workers()
 
 
 class Run:
