@@ -35,7 +35,7 @@ import sys
 import tarfile
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -198,7 +198,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 # --- what the engine is -------------------------------------------------------
 
-def _build_libmagic():  # type: ignore[no-untyped-def]
+def _build_libmagic() -> Any:  # the build module, imported from the source tree
     sys.path.insert(0, str(ROOT))
     try:
         import build_libmagic
@@ -488,8 +488,10 @@ def _inflate(name: str, data: bytes, limit: int) -> int:
     """How many bytes ``data`` (a .gz, .xz or .bz2) decompresses to, streaming,
     up to ``limit``; asserts they are all zeros."""
     kind = name.rsplit(".", 1)[1]
-    decoder = {"gz": lambda: zlib.decompressobj(31), "xz": lzma.LZMADecompressor,
-               "bz2": bz2.BZ2Decompressor}[kind]()
+    decoders: dict[str, Callable[[], Any]] = {
+        "gz": lambda: zlib.decompressobj(31), "xz": lzma.LZMADecompressor,
+        "bz2": bz2.BZ2Decompressor}
+    decoder = decoders[kind]()
     total = 0
     out = decoder.decompress(data, 1 << 24)
     while True:
