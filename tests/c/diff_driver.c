@@ -9,7 +9,7 @@
  * "diff" mode.
  *
  * usage:
- *   diff_driver diff DATABASE FLAGS[,FLAGS...] SEED NRANDOM LENGTHS < paths
+ *   diff_driver diff DATABASE FLAGS[,FLAGS...] SEED NRANDOM LENGTHS [PARAMS] < paths
  *     For every path read from stdin (one per line) and every flag value
  *     (numbers, strtoul base 0), print what libmagic answers for: the file
  *     by name (magic_file), by descriptor (magic_descriptor), its whole
@@ -17,7 +17,8 @@
  *     (comma-separated), and four mutated copies of its first 4096 bytes.
  *     Then NRANDOM random buffers (lengths 0..4096) and as many mutations of
  *     well-known headers.  Everything random comes from SEED, so both builds
- *     see the same bytes.
+ *     see the same bytes.  PARAMS, if given, sets libmagic's limits first:
+ *     "NAME=VALUE,..." with NAME one of bytes, encoding, regex, indir, name.
  *   diff_driver bench DATABASE FLAGS ROUNDS < paths
  *     For every path: its first bytes_max bytes are read once, then
  *     magic_buffer is timed ROUNDS times; prints "cpu_ns instructions bytes
@@ -125,6 +126,33 @@ parse_list(char *s, unsigned long *out, size_t max)
     return n;
 }
 
+static int
+set_params(magic_t m, char *spec)
+{
+    static const struct { const char *name; int param; } names[] = {
+        { "bytes", MAGIC_PARAM_BYTES_MAX }, { "encoding", MAGIC_PARAM_ENCODING_MAX },
+        { "regex", MAGIC_PARAM_REGEX_MAX }, { "indir", MAGIC_PARAM_INDIR_MAX },
+        { "name", MAGIC_PARAM_NAME_MAX },
+    };
+    char *tok, *save = NULL, *eq;
+    size_t i, value;
+
+    for (tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if ((eq = strchr(tok, '=')) == NULL)
+            return -1;
+        *eq = '\0';
+        value = strtoul(eq + 1, NULL, 0);
+        for (i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(tok, names[i].name) == 0)
+                break;
+        if (i == sizeof names / sizeof names[0] || magic_setparam(m, names[i].param, &value) != 0) {
+            fprintf(stderr, "diff_driver: bad parameter %s\n", tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static magic_t
 open_db(const char *db)
 {
@@ -160,11 +188,13 @@ run_diff(int argc, char **argv)
     magic_t m;
     unsigned char tmp[HEAD_MAX];
 
-    if (argc != 7) {
-        fprintf(stderr, "usage: diff_driver diff DATABASE FLAGS SEED NRANDOM LENGTHS < paths\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: diff_driver diff DATABASE FLAGS SEED NRANDOM LENGTHS [PARAMS] < paths\n");
         return 2;
     }
     m = open_db(argv[2]);
+    if (argc == 8 && set_params(m, argv[7]) != 0)
+        return 2;
     nflags = parse_list(argv[3], flags, 64);
     rng_state = strtoull(argv[4], NULL, 0);
     nrandom = strtoul(argv[5], NULL, 0);
