@@ -31,8 +31,6 @@ fixed pseudo-random sample of ``--files`` of them (at most 8 MiB each).
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
-import importlib.util
 import os
 import random
 import resource
@@ -52,14 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _differential() -> ModuleType:
-    path = ROOT / "scripts" / "differential"
-    loader = importlib.machinery.SourceFileLoader("mg_differential", str(path))
-    spec = importlib.util.spec_from_loader("mg_differential", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mg_differential"] = module
-    loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(ROOT / "tests"))
+    import differential
+
+    return differential
 
 
 def sample(trees: Sequence[str], n: int, seed: int = 15) -> list[str]:

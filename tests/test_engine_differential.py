@@ -1,8 +1,8 @@
 """The tuned bundled libmagic answers exactly as a stock build of the same sources.
 
 ``patches/libmagic/tuning/`` changes how libmagic finds its answers, never
-which: this runs a bounded sample of ``scripts/differential`` (which see
-for the inputs) -- tests/c/diff_driver.c linked once against the bundled,
+which: this runs a bounded sample of ``scripts/differential`` (tests/differential.py,
+which see for the inputs) -- tests/c/diff_driver.c linked once against the bundled,
 tuned build and once against a build with ``MAGICGUARD_LIBMAGIC_TUNING=0``
 -- and requires byte-identical outputs.  ``scripts/differential`` without
 ``--quick`` is the full run.
@@ -10,8 +10,7 @@ tuned build and once against a build with ``MAGICGUARD_LIBMAGIC_TUNING=0``
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
+import importlib
 import json
 import os
 import stat
@@ -31,20 +30,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _load_script() -> ModuleType:
-    path = ROOT / "scripts" / "differential"
-    loader = importlib.machinery.SourceFileLoader("mg_differential", str(path))
-    spec = importlib.util.spec_from_loader("mg_differential", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mg_differential"] = module  # its dataclasses look themselves up there
-    loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def differential() -> ModuleType:
-    return _load_script()
+    """tests/differential.py (also run by scripts/differential)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        return importlib.import_module("differential")
+    finally:
+        sys.path.remove(str(ROOT / "tests"))
 
 
 @pytest.fixture(scope="module")
