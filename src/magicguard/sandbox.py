@@ -75,9 +75,9 @@ UNTRUSTED_PARAMS: Mapping[Param, int] = {
 bounds the work one file can cause.  Pass them as ``params=`` to ``Pool`` or
 ``Cookie`` too.
 
-Compared with libmagic 5.46's defaults they lower the recursion and
-parser-loop bounds that only a crafted file reaches (indirect offsets 50 ->
-15, named-rule uses 100 -> 50, ELF program headers 2048 -> 128, section
+Compared with the bundled libmagic 5.47's defaults they lower the recursion
+and parser-loop bounds that only a crafted file reaches (indirect offsets 50
+-> 15, named-rule uses 150 -> 50, ELF program headers 2048 -> 128, section
 headers 32768 -> 1024, notes 256 -> 64, largest ELF section 128 -> 16 MiB)
 and pin the others (regex 8 KiB, file head 7 MiB, encoding scan 64 KiB), so
 an older or newer system libmagic bounds work alike.  Over 1000 real files
