@@ -8,8 +8,10 @@ in bounded memory whatever its size, and combines libmagic's answers:
 * the extensions that fit the content (``Flags.EXTENSION``);
 * every match (``Flags.CONTINUE``), the first being the one that decided;
 * what is inside gzip, bzip2 or xz data (decompressed here, in memory, at
-  most ``BYTES_MAX`` bytes: libmagic's own ``COMPRESS`` would start an
-  external decompressor, which magicguard never does);
+  most ``BYTES_MAX`` bytes, so the verdict is the same over the bundled
+  libmagic, which decompresses in-process, and a system one, whose
+  ``COMPRESS`` may start an external decompressor, which magicguard never
+  does);
 
 with checks of its own, each bounded to the bytes read:
 
