@@ -136,6 +136,9 @@ LABELS: dict[str, str] = {
     "text/csv": "csv",
     "text/markdown": "markdown",
     "text/x-tex": "tex",
+    # libmagic 5.47 names INI files (a "[section]" line first) with this type;
+    # 5.46 said text/plain.
+    "application/x-wine-extension-ini": "ini",
     "application/x-sqlite3": "sqlite",
     "application/vnd.sqlite3": "sqlite",
     # audio and video
@@ -229,6 +232,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "json": ("json", "geojson", "jsonld", "webmanifest", "map"),
     "csv": ("csv", "tsv", "txt"),
     "markdown": ("md", "markdown"),
+    "ini": ("ini", "cfg", "conf", "inf", "toml", "desktop", "service", "mod"),
     "tex": ("tex", "sty", "cls"),
     "sqlite": ("sqlite", "sqlite3", "db", "db3"),
     "wav": ("wav", "wave"),
