@@ -594,9 +594,9 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
     # The format libmagic named may begin past offset 0 (libmagic 5.47 names a ZIP
     # from its end-of-central-directory record, whatever precedes it): then the
     # bytes before it are a format of their own, identified on their own.
-    head_format = _head_format(d, engine, label)
-    if head_format is not None:
-        named_at, head_format = head_format
+    found_head = _head_format(d, engine, label)
+    if found_head is not None:
+        named_at, head_format = found_head
         formats = [Format(label, named_at, basis), head_format]
 
     if d.size == 0:
