@@ -394,3 +394,21 @@ def test_answers_new_in_libmagic_547_have_labels() -> None:
     s = inspect(svg, filename="icon.svg", declared_type="image/svg+xml")
     assert s.label == "svg" and s.description == "SVG Scalable Vector Graphics image", s.description
     assert s.allowed and not s.codes, s.findings
+
+
+def test_byte_compiled_python_and_lua_scripts_have_labels(tmp_path: "os.PathLike[str]") -> None:
+    """libmagic's MIME type for .pyc files (application/x-bytecode.python) and
+    5.47's for Lua scripts (text/x-lua) have labels: a correctly named .pyc is
+    no extension mismatch, and both are seen as code."""
+    import py_compile
+
+    src = os.path.join(os.fspath(tmp_path), "m.py")
+    with open(src, "w") as f:
+        f.write("X = 1\n")
+    pyc = py_compile.compile(src, cfile=os.path.join(os.fspath(tmp_path), "m.pyc"))
+    v = inspect(pyc)
+    assert v.mime_type == "application/x-bytecode.python" and v.label == "pyc", v.mime_type
+    assert "extension_mismatch" not in v.codes and "executable_content" in v.codes, v.findings
+    lua = inspect(b"#!/usr/bin/env lua\nprint('hi')\n", filename="hi.lua")
+    assert lua.label == "lua" and "script_content" in lua.codes, (lua.mime_type, lua.findings)
+    assert "extension_mismatch" not in lua.codes

@@ -314,7 +314,8 @@ _CANONICAL = {
     "apk": "application/vnd.android.package-archive",
 }
 _TEXTY = frozenset({"text", "ini", "csv", "json", "xml", "markdown", "tex", "c", "cpp", "java", "html",
-                    "svg", "python", "shell", "perl", "ruby", "javascript", "php", "batch", "rtf"})
+                    "svg", "python", "shell", "perl", "ruby", "javascript", "php", "batch", "rtf",
+                    "lua", "tcl"})
 _GENERIC_DECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream",
                                "application/unknown", "application/x-unknown"})
 #: How many ZIP entries are read, at most, to refine a zip's type.
