@@ -664,8 +664,9 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
     formats = unique
     if len(formats) > 1:
         others = ", ".join(f"{f.label} at offset {f.offset} ({f.basis})" for f in formats[1:])
+        named = label if not formats[0].offset else f"{label} (at offset {formats[0].offset})"
         findings.append(Finding("multiple_formats",
-                                f"the content is {label} and also: {others}", formats[1].offset))
+                                f"the content is {named} and also: {others}", formats[1].offset))
 
     # -- executable or script content ------------------------------------------
     if label in _labels.EXECUTABLES:
