@@ -91,12 +91,12 @@ def test_wrong_path_type(cookie: Cookie) -> None:
 
 def test_str_to_buffer(cookie: Cookie) -> None:
     with pytest.raises(TypeError, match="not str; encode it first"):
-        cookie.buffer("%PDF-1.7")
+        cookie.buffer("%PDF-1.7")  # type: ignore[arg-type]  # the error a caller without mypy gets
 
 
 def test_non_buffer_to_buffer(cookie: Cookie) -> None:
     with pytest.raises(TypeError, match="buffer protocol.*not list"):
-        cookie.buffer([1, 2, 3])
+        cookie.buffer([1, 2, 3])  # type: ignore[arg-type]  # the run-time check, as above
 
 
 def test_negative_descriptor(cookie: Cookie) -> None:
@@ -210,7 +210,7 @@ def test_bad_database_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="only paths or only buffers"):
         Cookie(database=[b"x", str(tmp_path)])
     with pytest.raises(TypeError, match="database must be None, a path"):
-        Cookie(database=42)
+        Cookie(database=42)  # type: ignore[arg-type]  # the run-time check
     with pytest.raises(ValueError, match="contains ':'"):
         Cookie(database="/tmp/a:b")
 

@@ -60,6 +60,9 @@ with Cookie(Flags.MIME_TYPE | Flags.MIME_ENCODING, params={Param.BYTES_MAX: 1 <<
     assert_type(cookie.descriptor(0), str)
     assert_type(cookie.buffer(b"data"), str)
     assert_type(cookie.buffer(memoryview(b"data")), str)
+    assert_type(cookie.buffer(bytearray(b"data")), str)
+    cookie.buffer("text")  # type: ignore[arg-type]  # str is not bytes-like (PEP 688 Buffer)
+    cookie.buffer([1, 2])  # type: ignore[arg-type]
     assert_type(cookie.flags, Flags)
     cookie.flags = Flags.NONE
     cookie.flags = 0

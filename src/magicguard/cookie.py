@@ -44,11 +44,17 @@ else:  # importable names for the annotations of other modules
 """A file name: ``str`` or ``os.PathLike`` (``bytes`` is a database *buffer*)."""
 
 if TYPE_CHECKING:
-    Buffer = Any
-"""Any object with the buffer protocol: bytes, bytearray, memoryview, array, mmap, NumPy."""
+    # PEP 688's protocol (collections.abc.Buffer from Python 3.12), spelled
+    # through typing_extensions, whose stubs every type checker carries: the
+    # name exists for type checkers only, so there is no run-time dependency.
+    from typing_extensions import Buffer as BytesLike
+
+    Buffer = Union[BytesLike, _Mapping]
+"""What ``buffer()`` takes: any object with the buffer protocol (bytes, bytearray,
+memoryview, array, mmap, NumPy -- PEP 688's ``Buffer``), or a ``Mapping``."""
 
 if TYPE_CHECKING:
-    Database = Union[None, StrPath, Buffer, Sequence[Union[StrPath, Buffer]]]
+    Database = Union[None, StrPath, BytesLike, Sequence[Union[StrPath, BytesLike]]]
 """What ``Cookie(database=...)`` accepts: see ``Cookie``."""
 
 _CLOSED = "I/O operation on closed Cookie"
