@@ -136,7 +136,17 @@ def limit_unshown_by_emulation(pid: int, limit: int) -> Optional[str]:
 
 
 def gone(pid: int) -> bool:
-    """True if ``pid`` no longer runs (exited and reaped, or a zombie)."""
+    """True if ``pid`` no longer runs: reaped, or exited and waitable.
+
+    For a child, "waitable" (``waitid`` with ``WNOWAIT``, which leaves it to
+    its owner to reap) and not the zombie state of its main thread: under
+    qemu-user a worker has host threads of the emulator's own, and its main
+    thread shows ``Z`` while they are still exiting, its socket still open
+    -- the parent cannot see the death yet."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        pass  # reaped already, or not a child of this process
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"

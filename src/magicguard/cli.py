@@ -505,12 +505,12 @@ class _Run:
         self.worker = Worker(settings, handle)
 
     def finish(self) -> int:
-        try:
-            self.out.stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError:
-            self.status |= 1
+        # A failed flush (ENOSPC, EIO) goes to main(), which names it and
+        # quiets stdout.  Caught here, the output left in the buffer failed
+        # the interpreter's own flush at exit instead: status 120 and
+        # "Exception ignored".  Unseen where PYTHONUNBUFFERED=1 (set on the
+        # project's machine): the aarch64 root's clean environment showed it.
+        self.out.stream.flush()
         return self.status
 
     # -- identification ----------------------------------------------------
@@ -833,7 +833,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except OSError as exc:
         # Standard output failed (EBADF when closed, ENOSPC, EIO): file(1)
-        # stops printing and exits 1.  Say why, but no traceback.
+        # stops printing and exits 1.  Say why, but no traceback; what is
+        # still buffered goes to /dev/null, so the exit flush cannot fail.
+        _quiet_stdout()
         if exc.errno != errno.EBADF:
             _Run.warn_static(f"cannot write the output: {os.strerror(exc.errno or 0)}")
         return 1
