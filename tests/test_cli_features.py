@@ -353,8 +353,11 @@ def test_doctor_hook(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
 
 def test_failing_stdout(reference_file: str, corpus: list[str]) -> None:
     """stdout closed (``>&-``) or full (/dev/full): status 1 as file(1), no
-    traceback; a full disk is named on stderr."""
+    traceback; a full disk is named on stderr.  In a plain environment:
+    PYTHONUNBUFFERED (set on some machines) would write every line at once
+    and hide a failure of the buffered output's last flush."""
     args = ["-N", *corpus[:50]]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     for target in ("closed", "/dev/full"):
         with open(os.devnull if target == "closed" else target, "wb") as sink:
             kwargs: dict[str, object] = {"stdout": sink}
@@ -362,7 +365,7 @@ def test_failing_stdout(reference_file: str, corpus: list[str]) -> None:
                 kwargs = {"stdout": subprocess.DEVNULL, "preexec_fn": lambda: os.close(1)}
             ref = subprocess.run([reference_file, *args], stderr=subprocess.PIPE, timeout=60, **kwargs)  # type: ignore[call-overload]
             mg = subprocess.run([sys.executable, "-m", "magicguard", *args], stderr=subprocess.PIPE,
-                                timeout=60, **kwargs)  # type: ignore[call-overload]
+                                timeout=60, env=env, **kwargs)  # type: ignore[call-overload]
         assert mg.returncode == ref.returncode == 1, target
         assert b"Traceback" not in mg.stderr
         if target == "/dev/full":

@@ -63,12 +63,18 @@ def test_flags_changed_by_one_thread_are_atomic_for_others() -> None:
 def test_helpers_use_a_cookie_per_thread() -> None:
     """from_buffer in different threads uses different Cookies."""
     ids: list[int] = []
+    # All three threads hold their Cookie at the same time: a thread's Cookie
+    # is freed when the thread ends, and id() of a later one may then reuse
+    # its address (seen under qemu-user, where a thread can end before the
+    # next one has started).
+    together = threading.Barrier(3, timeout=60)
 
     def grab() -> None:
         magicguard.from_buffer(b"x")
         from magicguard import _helpers
 
         ids.append(id(_helpers._cookie(False)))
+        together.wait()
 
     threads = [threading.Thread(target=grab) for _ in range(3)]
     for t in threads:

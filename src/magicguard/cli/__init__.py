@@ -122,7 +122,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except OSError as exc:
         # Standard output failed (EBADF when closed, ENOSPC, EIO): file(1)
-        # stops printing and exits 1.  Say why, but no traceback.
+        # stops printing and exits 1.  Say why, but no traceback; what is
+        # still buffered goes to /dev/null, so the exit flush cannot fail.
+        _quiet_stdout()
         if exc.errno != errno.EBADF:
             Run.warn_static(f"cannot write the output: {os.strerror(exc.errno or 0)}")
         return 1
