@@ -40,8 +40,8 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import magicguard  # noqa: E402
-from _raw import build_raw, run_raw  # noqa: E402
+import magicguard
+from _raw import build_raw, run_raw
 
 PNG_HEADER = (bytes.fromhex("89504e470d0a1a0a0000000d4948445200000100000001000806000000"
                             "5c72a866") + b"\0" * 64)[:64]

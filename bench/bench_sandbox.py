@@ -32,10 +32,10 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import magicguard  # noqa: E402
-from conftest import build_corpus  # noqa: E402
-from magicguard.pool import Pool  # noqa: E402
-from magicguard.sandbox import Sandbox  # noqa: E402
+import magicguard
+from conftest import build_corpus
+from magicguard.pool import Pool
+from magicguard.sandbox import Sandbox
 
 
 def throughput(x: Any, items: list[Any]) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import verdict_corpus as corpus  # noqa: E402
+import verdict_corpus as corpus
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ import magicguard.verdict
 from magicguard import Policy, inspect
 
 sys.path.insert(0, os.path.dirname(__file__))
-import verdict_corpus as corpus  # noqa: E402
+import verdict_corpus as corpus
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import pytest
 from magicguard import Policy, ainspect, inspect
 
 sys.path.insert(0, os.path.dirname(__file__))
-import verdict_corpus as corpus  # noqa: E402
+import verdict_corpus as corpus
 
 # The child builds a 4 GiB input two ways -- a generator of 1 MiB chunks and a
 # seekable file-like object whose bytes are made on demand (no disk) -- with a

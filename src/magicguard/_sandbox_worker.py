@@ -119,7 +119,7 @@ class _Server:
             op, payload, fds = request
             try:
                 result = self.handle(op, payload, fds)
-            except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+            except BaseException as exc:
                 if is_out_of_memory(exc):
                     _send(self.sock, REPLY_MEMORY, encode_exception(exc))
                     os._exit(EXIT_MEMORY)
