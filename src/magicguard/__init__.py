@@ -16,12 +16,6 @@ for its batches), ``Sandbox`` (the same in worker processes, with limits;
 
 from __future__ import annotations
 
-# typing is imported only by type checkers: at run time it costs ~40M
-# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
@@ -34,6 +28,12 @@ from .errors import (DatabaseError, FaultError, LimitError, LockError, MagicErro
 from .errors import TimeoutError as TimeoutError  # noqa: A004 - "as": re-exported for mypy, kept out of __all__
 from .flags import Flags, Param
 from .mapping import Mapping
+
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     from ._batch import Kind, Result

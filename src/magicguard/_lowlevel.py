@@ -32,14 +32,15 @@ the one way into C (tests/test_layers.py); splitting it would make two.
 from __future__ import annotations
 
 import os
+
+from ._native import ffi, lib
+from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
+
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Literal, Optional, Sequence, Union
-
-from ._native import ffi, lib
-from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
 
 BUNDLED: bool = bool(lib.MG_BUNDLED)
 """True when libmagic is the bundled static build, False for the system one."""

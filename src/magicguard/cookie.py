@@ -17,11 +17,6 @@ import os
 import stat
 import threading
 import weakref
-# typing is imported only by type checkers: at run time it costs ~40M
-# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _lowlevel
 from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
@@ -34,6 +29,12 @@ from ._validate import (align_offset, check_database, check_descriptor, check_fl
                         check_max_size, check_param, check_param_value, check_params,
                         descriptor_of, fspath, nbytes, precheck_database_files,
                         refuse_larger)
+
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 __all__ = ["Cookie", "Database", "StrPath", "Buffer"]
 

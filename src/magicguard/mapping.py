@@ -28,14 +28,15 @@ import sys
 import threading
 import weakref
 from contextlib import contextmanager
+
+from . import _lowlevel
+from .errors import LimitError, LockError
+
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, Callable, Iterator, Optional, Union, overload
-
-from . import _lowlevel
-from .errors import LimitError, LockError
 
 __all__ = ["Mapping"]
 
