@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import find_reference_file  # noqa: E402
-
 from magicguard.cli.walk import WalkError, walk  # noqa: E402
 
 DEFAULT_TREES = ["/usr/share/doc", "/usr/share/perl", "/usr/share/vim", "/usr/share/zoneinfo",

@@ -28,12 +28,12 @@ Run:  python bench/bench_cookie.py [--rounds 15] [--corpus 400] [--no-instructio
 from __future__ import annotations
 
 import argparse
-from importlib.metadata import version
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
 

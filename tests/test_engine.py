@@ -40,9 +40,8 @@ from typing import Any, Callable
 import pytest
 
 import magicguard
-from magicguard import Cookie, Flags, Param
-
 from conftest import ROOT, file_brief
+from magicguard import Cookie, Flags, Param
 
 pytestmark = pytest.mark.skipif(
     not magicguard.BUNDLED_LIBMAGIC,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import sys
 import zipfile
-import io
 from typing import Any
 
 import pytest

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import os
 import random
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import magicguard.verdict
-
 from magicguard import Policy, inspect
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -24,9 +24,9 @@ from typing import Iterator
 import pytest
 
 import magicguard
+from conftest import file_brief_many, run_python
 from magicguard import Flags, Kind, Param, Pool, Result
 from magicguard._batch import classify
-from conftest import file_brief_many, run_python
 
 PDF = [b"%%PDF-1.%d\n" % i for i in range(10)]
 PDF_ANSWERS = [f"PDF document, version 1.{i}" for i in range(10)]

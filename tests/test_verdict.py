@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import dataclasses
 import gzip
 import io
@@ -12,6 +10,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 
 import pytest
 

@@ -23,8 +23,7 @@ from ._lowlevel import engine as libmagic_build
 from ._lowlevel import version as libmagic_version
 from ._version import __version__
 from .cookie import Cookie
-from .errors import (DatabaseError, FaultError, LimitError, LockError, MagicError, ReentrancyError,
-                     WorkerCrashed)
+from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, ReentrancyError, WorkerCrashed
 from .errors import TimeoutError as TimeoutError  # noqa: A004 - "as": re-exported for mypy, kept out of __all__
 from .flags import Flags, Param
 from .mapping import Mapping
@@ -37,9 +36,9 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from ._batch import Kind, Result
+    from .policy import Policy
     from .pool import Pool
     from .sandbox import UNTRUSTED_PARAMS, Sandbox
-    from .policy import Policy
     from .verdict import Finding, Verdict, ainspect, inspect
 
 # Imported on first use (PEP 562): the batch machinery pulls in asyncio and

@@ -15,10 +15,26 @@ import sys
 from typing import Any, Optional
 
 from . import _lowlevel
-from ._sandbox_protocol import (EXIT_CONFIG, EXIT_MEMORY, HEADER, KEEP_SEGMENT, LENGTH, MAX_FDS,
-                                MAX_REQUEST, OP_BUFFER, OP_DESCRIPTOR, OP_PATH, OP_SHARED,
-                                REPLY_ERROR, REPLY_MEMORY, REPLY_OK, REPLY_READY,
-                                encode_exception, is_out_of_memory)
+from ._sandbox_protocol import (
+    EXIT_CONFIG,
+    EXIT_MEMORY,
+    HEADER,
+    KEEP_SEGMENT,
+    LENGTH,
+    MAX_FDS,
+    MAX_REQUEST,
+    OP_BUFFER,
+    OP_DESCRIPTOR,
+    OP_PATH,
+    OP_SHARED,
+    REPLY_ERROR,
+    REPLY_MEMORY,
+    REPLY_OK,
+    REPLY_READY,
+    encode_exception,
+    is_out_of_memory,
+)
+
 
 def _no_new_privs() -> None:
     """``prctl(PR_SET_NO_NEW_PRIVS, 1)``: nothing this process executes

@@ -21,14 +21,25 @@ import weakref
 from . import _lowlevel
 from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
 from ._lowlevel import Handle, HandleLost, _h_buffer, _new_result, _unpack, decode
+from ._validate import (
+    align_offset,
+    check_database,
+    check_descriptor,
+    check_flags,
+    check_max_size,
+    check_param,
+    check_param_value,
+    check_params,
+    descriptor_of,
+    fspath,
+    nbytes,
+    precheck_database_files,
+    refuse_larger,
+)
+from ._validate import contiguous as as_contiguous
 from .errors import DatabaseError, FaultError
 from .flags import Flags, Param
 from .mapping import Mapping as _Mapping
-from ._validate import contiguous as as_contiguous
-from ._validate import (align_offset, check_database, check_descriptor, check_flags,
-                        check_max_size, check_param, check_param_value, check_params,
-                        descriptor_of, fspath, nbytes, precheck_database_files,
-                        refuse_larger)
 
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).

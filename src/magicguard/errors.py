@@ -9,6 +9,7 @@ also derive from a builtin let callers catch whichever they know.
 from __future__ import annotations
 
 import builtins
+
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False

@@ -47,10 +47,21 @@ from typing import Any, Mapping, Optional, Union
 from . import _sandbox_protocol as proto
 from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, join_others, serve
 from ._sandbox_process import MIN_SEGMENT, Segment, Slots
-from ._validate import (align_offset, check_database, check_descriptor, check_flags,
-                        check_max_size, check_params, check_workers, contiguous,
-                        default_workers, descriptor_of, fspath, no_descriptor_hint,
-                        refuse_larger)
+from ._validate import (
+    align_offset,
+    check_database,
+    check_descriptor,
+    check_flags,
+    check_max_size,
+    check_params,
+    check_workers,
+    contiguous,
+    default_workers,
+    descriptor_of,
+    fspath,
+    no_descriptor_hint,
+    refuse_larger,
+)
 from .cookie import Database
 from .flags import Flags, Param
 

@@ -23,7 +23,6 @@ import sys
 from typing import BinaryIO, Callable, Optional, cast
 
 from .. import _lowlevel
-
 from .record import Record
 
 __all__ = ["LineFormat", "NameStyle", "Result", "Writer", "json_line", "line", "locale_name_style",
