@@ -754,7 +754,7 @@ def ensure_built(verbose: bool = True, prefix: Optional[Path] = None,
                   f"{built.prefix} (log {log})", file=sys.stderr)
         _run(["./configure", f"--prefix={built.prefix}", *_CONFIGURE_FLAGS], src, log, env)
         config_h = (src / "config.h").read_text(errors="replace")
-        missing = [m for m in _CONFIG_H_REQUIRED if not re.search(rf"^#define {m} 1$", config_h, re.M)]
+        missing = [m for m in _CONFIG_H_REQUIRED if not re.search(rf"^#define {m} 1$", config_h, re.MULTILINE)]
         if missing:
             raise BuildError(f"libmagic's configure did not find the built decompressors "
                              f"({', '.join(missing)} unset); log {log}")

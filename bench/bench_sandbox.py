@@ -61,7 +61,7 @@ def main() -> None:
     paths = build_corpus()
     sized = [(p, os.path.getsize(p)) for p in paths]
     small_paths = [p for p, size in sized if size <= 16 << 10]
-    larger_paths = [p for p, size in sized if 64 << 10 <= size]
+    larger_paths = [p for p, size in sized if size >= 64 << 10]
     small = [Path(p).read_bytes() for p in small_paths]
     larger = [Path(p).read_bytes() for p in larger_paths]
     cases = {"small data (<= 16 KiB)": small, "small paths (<= 16 KiB)": small_paths,

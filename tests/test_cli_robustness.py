@@ -24,7 +24,7 @@ from typing import Optional
 import pytest
 
 import magicguard
-from magicguard import _lowlevel, cli
+from magicguard import _lowlevel
 from test_cli_parity import run_cli, run_cli_process, run_reference
 
 # A rule glibc's regexec needs minutes for on 200 'a's (backtracking through
@@ -106,8 +106,7 @@ def test_sigint_during_json_of_a_slow_stdin(tmp_path: Path) -> None:
 def _big_magic(path: Path) -> Path:
     """A 10 MB magic source: seconds for libmagic to load (~3 s here) or check (~14 s)."""
     with open(path, "w") as f:
-        for i in range(200_000):
-            f.write(f"0\tstring\tKEY{i:07d}\tthing {i}\n>12\tbelong\t>0\t\\b, n=%d\n")
+        f.writelines(f"0\tstring\tKEY{i:07d}\tthing {i}\n>12\tbelong\t>0\t\\b, n=%d\n" for i in range(200_000))
     return path
 
 

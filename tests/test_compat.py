@@ -322,7 +322,7 @@ def test_constants_are_the_headers() -> None:
             assert getattr(compat, name) == value, name
     assert compat.MAGIC_MIME == compat.MAGIC_MIME_TYPE | compat.MAGIC_MIME_ENCODING == 0x410 != python_magic.MAGIC_MIME
     assert compat.MAGIC_NO_CHECK_TROFF == compat.MAGIC_NO_CHECK_FORTRAN == 0
-    assert compat.MAGIC_NO_CHECK_BUILTIN == Flags.NO_CHECK_BUILTIN.value
+    assert Flags.NO_CHECK_BUILTIN.value == compat.MAGIC_NO_CHECK_BUILTIN
     assert compat.MAGIC_NO_CHECK_BUILTIN & compat.MAGIC_NO_CHECK_JSON
     for name in compat.__all__:
         assert hasattr(compat, name), name

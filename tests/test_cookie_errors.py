@@ -13,7 +13,7 @@ from conftest import run_python
 from magicguard import Cookie, DatabaseError, Flags, MagicError, Param
 
 
-@pytest.fixture()
+@pytest.fixture
 def cookie() -> Cookie:
     return Cookie()
 
@@ -263,7 +263,7 @@ print('ok')
 
 import errno as _errno_mod  # noqa: E402
 
-from magicguard import BUNDLED_LIBMAGIC, DatabaseError  # noqa: E402
+from magicguard import BUNDLED_LIBMAGIC  # noqa: E402
 
 _bundled_only = pytest.mark.skipif(not BUNDLED_LIBMAGIC,
                                    reason="the system libmagic prints its warnings itself")

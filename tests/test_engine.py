@@ -554,8 +554,13 @@ def _mp4_head() -> bytes:
 def _webm_head() -> bytes:
     # An EBML header (version 1, max ID length 4, max size length 8) whose
     # DocType is "webm", version 4, read version 2; then zeros.
-    body = (b"\x42\x86\x81\x01" b"\x42\xf7\x81\x01" b"\x42\xf2\x81\x04" b"\x42\xf3\x81\x08"
-            b"\x42\x82\x84webm" b"\x42\x87\x81\x04" b"\x42\x85\x81\x02")
+    body = (b"\x42\x86\x81\x01"  # one EBML element per line
+            b"\x42\xf7\x81\x01"
+            b"\x42\xf2\x81\x04"
+            b"\x42\xf3\x81\x08"
+            b"\x42\x82\x84webm"
+            b"\x42\x87\x81\x04"
+            b"\x42\x85\x81\x02")
     return b"\x1a\x45\xdf\xa3" + bytes([0x80 | len(body)]) + body + bytes(2048 - 5 - len(body))
 
 

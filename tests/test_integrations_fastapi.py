@@ -122,7 +122,7 @@ def test_verify_upload_reads_only_the_head_and_tail() -> None:
     class Counting(io.BytesIO):
         read_bytes = 0
 
-        def read(self, n: "int | None" = -1) -> bytes:
+        def read(self, n: int | None = -1) -> bytes:
             data = super().read(n)
             Counting.read_bytes += len(data)
             return data

@@ -21,7 +21,7 @@ import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
-_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
+_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 _CLAIM = re.compile(r"^(?P<indent>\s*)(?P<code>\S.*?)\s{2,}# (?P<comment>.+)$")
 _LITERAL = re.compile(r"""^(b?'(?:[^'\\]|\\.)*'|\((?:[^()'"]|'(?:[^'\\]|\\.)*')*\)|True|False|None|-?\d+)""")
 

@@ -189,7 +189,7 @@ SOURCES = ["bytes", "bytearray", "memoryview", "path", "pathlike", "mapping", "f
 
 
 @pytest.mark.parametrize("kind", SOURCES)
-def test_every_source_kind_gives_the_same_verdict(kind: str, tmp_path: "os.PathLike[str]") -> None:
+def test_every_source_kind_gives_the_same_verdict(kind: str, tmp_path: os.PathLike[str]) -> None:
     data = _jpeg_zip()
     path = os.path.join(tmp_path, "cat.jpg")
     with open(path, "wb") as f:
@@ -264,7 +264,7 @@ def test_bad_sources_and_arguments() -> None:
         inspect("a\0b")
 
 
-def test_fifo_path_is_refused_without_blocking(tmp_path: "os.PathLike[str]") -> None:
+def test_fifo_path_is_refused_without_blocking(tmp_path: os.PathLike[str]) -> None:
     fifo = os.path.join(tmp_path, "fifo")
     os.mkfifo(fifo)
     with pytest.raises(ValueError, match="not a regular file"):
@@ -298,7 +298,7 @@ def test_random_bytes_never_break_a_verdict() -> None:
     @settings(max_examples=150, deadline=None)
     @given(st.binary(max_size=2048), st.sampled_from(["a.png", "b.zip", "c", "d.txt", None]),
            st.sampled_from([None, "image/png", "text/plain", "application/octet-stream"]))
-    def check(data: bytes, name: "str | None", declared: "str | None") -> None:
+    def check(data: bytes, name: str | None, declared: str | None) -> None:
         for blob in (data, b"PK\x03\x04" + data, data + b"PK\x05\x06" + bytes(18)):
             v = inspect(blob, filename=name, declared_type=declared)
             assert isinstance(v.allowed, bool) and v.size == len(blob)

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from typing import Any, AsyncGenerator, AsyncIterator
+from typing import Any, AsyncGenerator
 
 import pytest
 

@@ -77,10 +77,11 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BUNDLED_LIBMAGIC",
+    "UNTRUSTED_PARAMS",
     "Cookie",
     "DatabaseError",
-    "Finding",
     "FaultError",
+    "Finding",
     "Flags",
     "Kind",
     "LimitError",
@@ -93,7 +94,6 @@ __all__ = [
     "ReentrancyError",
     "Result",
     "Sandbox",
-    "UNTRUSTED_PARAMS",
     "Verdict",
     "WorkerCrashed",
     "__version__",

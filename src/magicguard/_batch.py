@@ -96,7 +96,7 @@ from ._validate import is_buffer, no_descriptor_hint
 from .cookie import Cookie
 from .mapping import Mapping
 
-__all__ = ["Kind", "Item", "Result", "ErrorMode", "BatchIdentifier", "classify", "identify_with"]
+__all__ = ["BatchIdentifier", "ErrorMode", "Item", "Kind", "Result", "classify", "identify_with"]
 
 Item = Any
 """What the batch methods take: a path, a descriptor or file object, or

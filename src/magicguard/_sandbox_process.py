@@ -29,8 +29,17 @@ from ._lowlevel import decode
 from ._sandbox_protocol import rebuild_exception
 from .errors import TimeoutError, WorkerCrashed
 
-__all__ = ["Segment", "WorkerProcess", "Slots", "Dead", "Expired", "START_TIMEOUT",
-           "EXIT_TIMEOUT", "MAX_REPLY", "MIN_SEGMENT"]
+__all__ = [
+    "EXIT_TIMEOUT",
+    "MAX_REPLY",
+    "MIN_SEGMENT",
+    "START_TIMEOUT",
+    "Dead",
+    "Expired",
+    "Segment",
+    "Slots",
+    "WorkerProcess",
+]
 
 #: How long a new worker may take to start (interpreter, import, database).
 START_TIMEOUT = 60.0
@@ -156,7 +165,7 @@ class WorkerProcess:
                 with memoryview(header + bytes(payload)) as rest:
                     self.sock.sendall(rest[sent:], _NOSIGNAL)
         except (BrokenPipeError, ConnectionError) as exc:
-            raise Dead() from exc
+            raise Dead from exc
 
     def receive(self, deadline: Optional[float]) -> tuple[bytes, bytes]:
         """One reply (op, payload); ``Expired`` past ``deadline``, ``Dead``
@@ -172,16 +181,16 @@ class WorkerProcess:
             else:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise Expired()
+                    raise Expired
                 self.sock.settimeout(remaining)
             try:
                 n = self.sock.recv_into(memoryview(buf)[got:need if header_done else len(buf)])
             except socket.timeout:
-                raise Expired() from None
+                raise Expired from None
             except ConnectionError as exc:
-                raise Dead() from exc
+                raise Dead from exc
             if n == 0:
-                raise Dead()
+                raise Dead
             got += n
             if not header_done and got >= proto.HEADER.size:
                 op, length = proto.HEADER.unpack_from(buf)

@@ -47,7 +47,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
-__all__ = ["Cookie", "Database", "StrPath", "Buffer"]
+__all__ = ["Buffer", "Cookie", "Database", "StrPath"]
 
 if TYPE_CHECKING:
     StrPath = Union[str, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 _CLOSED = "I/O operation on closed Cookie"
 
 #: Every open Cookie, for the fork child (``_after_fork_in_child``).
-_LIVE: "weakref.WeakSet[Cookie]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Cookie] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -89,7 +89,7 @@ class _Config:
     """What a Cookie was asked for, enough to build it again (after a fault,
     in another process)."""
 
-    __slots__ = ("flags", "database", "params")
+    __slots__ = ("database", "flags", "params")
 
     def __init__(self, flags: int, database: tuple[str, tuple[Any, ...]], params: dict[Param, int]):
         self.flags = flags
@@ -150,7 +150,7 @@ class Cookie:
     # -- construction ------------------------------------------------------
 
     @classmethod
-    def _database_arg(cls, database: tuple[str, tuple[Any, ...]]) -> Union[None, bytes, list[bytes]]:
+    def _database_arg(cls, database: tuple[str, tuple[Any, ...]]) -> Union[bytes, list[bytes], None]:
         """``database`` as ``_lowlevel.load_database`` takes it, after the
         checks libmagic would make noisily (paths only)."""
         kind, items = database
@@ -474,7 +474,7 @@ class Cookie:
             self._load(self._live(), db)
             self._config.database = db
 
-    def _paths_arg(self, paths: Union[None, StrPath, Iterable[StrPath]]) -> tuple[Optional[bytes], Optional[str]]:
+    def _paths_arg(self, paths: Union[StrPath, Iterable[StrPath], None]) -> tuple[Optional[bytes], Optional[str]]:
         if paths is None:
             return None, None
         if isinstance(paths, (str, os.PathLike)):
@@ -517,7 +517,7 @@ class Cookie:
         with self._lock:
             self._live().database_action("compile", raw, display)
 
-    def check(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> bool:
+    def check(self, paths: Union[StrPath, Sequence[StrPath], None] = None) -> bool:
         """Check that magic files parse (``file -c``): True if they do.
 
         What libmagic says about them (its warnings, one per problem) is in
@@ -538,7 +538,7 @@ class Cookie:
                 return False
         return True
 
-    def list(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> None:
+    def list(self, paths: Union[StrPath, Sequence[StrPath], None] = None) -> None:
         """Print the rules of magic files with their strengths (``file -l``) to stdout."""
         raw, display = self._paths_arg(paths)
         with self._lock:

@@ -16,8 +16,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-__all__ = ["MagicError", "DatabaseError", "FaultError", "LimitError", "LockError", "TimeoutError",
-           "WorkerCrashed"]
+__all__ = [
+    "DatabaseError",
+    "FaultError",
+    "LimitError",
+    "LockError",
+    "MagicError",
+    "TimeoutError",
+    "WorkerCrashed",
+]
 
 
 class MagicError(Exception):

@@ -13,7 +13,7 @@ import enum
 
 from ._lowlevel import SIZE_MAX, constant
 
-__all__ = ["Flags", "Param", "PARAM_LIMITS"]
+__all__ = ["PARAM_LIMITS", "Flags", "Param"]
 
 
 class Flags(enum.IntFlag):

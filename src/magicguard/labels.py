@@ -19,14 +19,14 @@ from __future__ import annotations
 from typing import Optional
 
 __all__ = [
-    "LABELS",
-    "EXTENSIONS",
     "ARCHIVES",
     "EXECUTABLES",
+    "EXTENSIONS",
+    "LABELS",
     "SCRIPTS",
     "ZIP_FAMILY",
-    "label_for",
     "extensions_for",
+    "label_for",
     "labels_for_extension",
     "normalize_mime",
 ]

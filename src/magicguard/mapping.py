@@ -110,7 +110,7 @@ def _oserror(exc: OSError, display: str) -> OSError:
 
 
 #: Every open Mapping, for the fork child.
-_LIVE: "weakref.WeakSet[Mapping]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Mapping] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -144,8 +144,17 @@ class Mapping:
     ``flock``) until closed.
     """
 
-    __slots__ = ("_lock", "_users", "_address", "_length", "_fd", "_path", "_loaded",
-                 "_identify_lock", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_address",
+        "_fd",
+        "_identify_lock",
+        "_length",
+        "_loaded",
+        "_lock",
+        "_path",
+        "_users",
+    )
 
     _lock: threading.RLock
     _identify_lock: threading.RLock

@@ -36,7 +36,7 @@ _current = _Current()
 
 
 #: Every Pool's state, for the fork child (``_after_fork_in_child``).
-_LIVE: "weakref.WeakSet[_Workers]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[_Workers] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:

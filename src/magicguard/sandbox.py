@@ -65,7 +65,7 @@ from ._validate import (
 from .cookie import Database
 from .flags import Flags, Param
 
-__all__ = ["Sandbox", "UNTRUSTED_PARAMS", "INLINE_MAX"]
+__all__ = ["INLINE_MAX", "UNTRUSTED_PARAMS", "Sandbox"]
 
 INLINE_MAX = 32 << 10
 """Data up to this many bytes is sent through the socket; larger data goes

@@ -63,7 +63,7 @@ from . import labels as _labels
 from ._stream import Sample, asample, is_async_source, sample, source_name
 from .policy import Policy
 
-__all__ = ["inspect", "ainspect", "Verdict", "Finding", "Inner", "Format"]
+__all__ = ["Finding", "Format", "Inner", "Verdict", "ainspect", "inspect"]
 
 _DEFAULT_POLICY: Optional[Policy] = None
 
@@ -329,7 +329,7 @@ class _Data:
     @property
     def end(self) -> bytes:
         """The last bytes read (the tail, or the head when it holds everything)."""
-        return self.tail if self.tail else self.head
+        return self.tail or self.head
 
     @property
     def end_offset(self) -> int:
@@ -430,7 +430,7 @@ def _plausible_local_header(region: bytes, at: int) -> bool:
     return len(name) == nlen and all(32 <= b < 127 or b >= 128 for b in name)
 
 
-def _first(d: _Data, pattern: "re.Pattern[bytes]", skip_start: bool = False) -> Optional[int]:
+def _first(d: _Data, pattern: re.Pattern[bytes], skip_start: bool = False) -> Optional[int]:
     """The input offset of the first match of ``pattern`` in the bytes read (past
     offset 0 with ``skip_start``); one linear scan, no list of every match."""
     for region, base in d.regions():
@@ -684,7 +684,7 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
         extensions=extensions, label=label, matches=matches, inner=inner,
         formats=tuple(formats), findings=tuple(findings + refusals), allowed=allowed,
         reasons=tuple(reasons), basis=basis,
-        position_restored=s.position_restored if s.position_restored else None)
+        position_restored=s.position_restored or None)
 
 
 def _prepare(source: Any, filename: object, declared_type: object,

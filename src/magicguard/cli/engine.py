@@ -49,7 +49,7 @@ class Settings(Record):
     loaded database); ``params`` may differ between batches.
     """
 
-    __slots__ = ("flags", "database", "params", "mime_flags", "lenient_flags")
+    __slots__ = ("database", "flags", "lenient_flags", "mime_flags", "params")
     flags: int
     database: Optional[bytes]
     params: tuple[tuple[int, int], ...]
@@ -241,7 +241,7 @@ def _on_stdin_pipe(data: bytes, ask: Callable[[], tuple[Optional[bytes], Optiona
 class _Slot:
     """One batch's answers, filled by a worker thread, read in input order."""
 
-    __slots__ = ("done", "results", "failure")
+    __slots__ = ("done", "failure", "results")
 
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -319,7 +319,7 @@ def identify_all(
     output, so memory stays flat.
     """
     jobs = max(1, jobs)
-    tasks: "SimpleQueue[_Task]" = SimpleQueue()
+    tasks: SimpleQueue[_Task] = SimpleQueue()
     spare = [first]
     spare_lock = threading.Lock()
 

@@ -51,7 +51,7 @@ class NameStyle(Record):
         self.codec = codec
         self.raw = raw
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def _decoder(self) -> Callable[[bytes], str]:
         info = codecs.lookup(self.codec)
         return lambda data: info.decode(data, "surrogateescape")[0]
@@ -110,7 +110,7 @@ class Result(Record):
     reason a directory could not be walked.  ``mime`` is filled for --json.
     """
 
-    __slots__ = ("name", "text", "error", "mime")
+    __slots__ = ("error", "mime", "name", "text")
     name: bytes
     text: Optional[bytes]
     error: Optional[bytes]
@@ -191,7 +191,7 @@ class LineFormat(Record):
     options given before it; this is a snapshot taken at that point.
     """
 
-    __slots__ = ("brief", "no_pad", "nul", "separator", "json", "style")
+    __slots__ = ("brief", "json", "no_pad", "nul", "separator", "style")
     brief: bool
     no_pad: bool
     nul: int
