@@ -290,7 +290,7 @@ def test_json_encoding_with_uncompress(tmp_path: Path, capsysbinary: pytest.Capt
     assert (status, record["mime_type"], record["encoding"]) == (0, "text/plain", "us-ascii")
 
 
-@pytest.mark.parametrize("mime, expected", [
+@pytest.mark.parametrize(("mime", "expected"), [
     (b"text/plain; charset=us-ascii", (b"text/plain", b"us-ascii")),
     (b"text/plain; charset=us-ascii compressed-encoding=application/gzip; charset=binary",
      (b"text/plain", b"us-ascii")),
@@ -346,7 +346,7 @@ def test_database_actions_use_the_bundled_database(monkeypatch: pytest.MonkeyPat
         status, out, _ = run_cli([option], capsysbinary)
         assert status == 0
     assert seen == [os.fsencode(_lowlevel.BUNDLED_DATABASE)] * 2
-    status, out, err = run_cli(["-C"], capsysbinary)
+    status, _out, err = run_cli(["-C"], capsysbinary)
     assert status == 1 and b"-C needs -m" in err and seen == seen[:2]
 
 

@@ -603,7 +603,7 @@ def test_database_with_inconsistent_set_counts_is_refused(tmp_path: Path) -> Non
     assert proc.stdout.startswith("refused:") and "claims" in proc.stdout, proc.stdout
 
 
-@pytest.mark.parametrize("rule, data", [("lelong/-1", b"\x00\x00\x00\x80"),
+@pytest.mark.parametrize(("rule", "data"), [("lelong/-1", b"\x00\x00\x00\x80"),
                                         ("lequad/-1", b"\x00" * 7 + b"\x80"),
                                         ("lelong%-1", b"\x00\x00\x00\x80")],
                          ids=["PR636-int32-div", "PR640-int64-div", "PR636-int32-mod"])

@@ -125,7 +125,7 @@ def test_validator_serialises_for_migrations() -> None:
     assert v.deconstruct() == (  # type: ignore[attr-defined]
         "magicguard.integrations.django.UploadValidator", (),
         {"allow": ["image/*"], "max_size": "5 MiB"})
-    text, imports = MigrationWriter.serialize(v)
+    text, _imports = MigrationWriter.serialize(v)
     assert "UploadValidator(allow=['image/*'], max_size='5 MiB')" in text
     assert v == UploadValidator(allow=("image/*",), max_size=5 << 20)
     with pytest.raises(TypeError, match="not both"):

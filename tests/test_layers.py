@@ -56,7 +56,7 @@ def _target(path: Path, node: ast.ImportFrom, name: Optional[str] = None) -> Opt
             here = here[:len(here) - (node.level - 1)]
         parts = here + (node.module.split(".") if node.module else [])
     if name is not None:
-        parts = parts + [name]
+        parts = [*parts, name]
     return ".".join(parts)
 
 

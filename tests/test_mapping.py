@@ -320,8 +320,8 @@ def test_load_stdin_with_cap(tmp_path: Path) -> None:
             print("LimitError", exc)
     """)
     for cap, expected in ((len(PDF), f"{len(PDF)} None PDF document, version 1.7"),
-                          (10, "LimitError load(): standard input holds more than max_bytes=10 "
-                               "bytes; nothing was kept")):
+                          (10, ("LimitError load(): standard input holds more than max_bytes=10 "
+                                "bytes; nothing was kept"))):
         proc = subprocess.run([sys.executable, "-c", code, str(cap)], input=PDF,
                               capture_output=True, timeout=60)
         assert proc.returncode == 0, proc.stderr

@@ -83,7 +83,7 @@ def test_max_size() -> None:
     assert not v.allowed and "too_large" in v.codes
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"allow": [3]}, ValueError, "allow: each pattern must be a non-empty str"),
     ({"allow": 3}, TypeError, "allow must be a list"),
     ({"max_size": -1}, ValueError, "max_size must not be negative"),
@@ -112,8 +112,8 @@ def test_policy_is_immutable_and_hashable() -> None:
 @pytest.mark.parametrize("text", [
     'allow = ["image/*", "pdf"]\nmax_size = "5 MiB"\nisolation = "thread"\ntimeout = 2.5\n',
     '[policy]\nallow = ["image/*", "pdf"]\nmax_size = 5242880\nisolation = "thread"\ntimeout = 2.5\n',
-    '[tool.magicguard.policy]\nallow = ["image/*", "pdf"]\nmax_size = "5MiB"\n'
-    'isolation = "thread"\ntimeout = 2.5\n',
+    ('[tool.magicguard.policy]\nallow = ["image/*", "pdf"]\nmax_size = "5MiB"\n'
+     'isolation = "thread"\ntimeout = 2.5\n'),
 ])
 def test_from_toml(tmp_path: Any, text: str) -> None:
     path = os.path.join(tmp_path, "policy.toml")

@@ -261,7 +261,7 @@ def test_map_errors_return_keeps_the_batch_going(pool2: Pool, tmp_path: Path) ->
     assert results[4].unwrap() == PDF_ANSWERS[1]
     with pytest.raises(FileNotFoundError):
         results[1].unwrap()
-    position, item, value, error = results[4]
+    position, _item, value, error = results[4]
     assert (position, value, error) == (4, PDF_ANSWERS[1], None)
 
 

@@ -221,7 +221,7 @@ class Result(NamedTuple):
         return self.value
 
 
-_Entry = Tuple[int, Item, "Future[str]"]
+_Entry = tuple[int, Item, "Future[str]"]
 
 
 def _failed(exc: BaseException) -> Future[str]:
@@ -368,7 +368,7 @@ class BatchIdentifier(abc.ABC):
 
     def _ordered(self, items: Iterator[Item], kind: Optional[Kind], window: int) -> Generator[Result, None, None]:
         self._check_may_wait()
-        pending: Deque[_Entry] = collections.deque()
+        pending: collections.deque[_Entry] = collections.deque()
         try:
             index = 0
             exhausted = False
@@ -449,7 +449,7 @@ class BatchIdentifier(abc.ABC):
                     kind: Optional[Kind], window: int) -> AsyncGenerator[Result, None]:
         source = _aiter(items)
         loop = asyncio.get_running_loop()
-        pending: Deque[tuple[_Entry, asyncio.Future[None]]] = collections.deque()
+        pending: collections.deque[tuple[_Entry, asyncio.Future[None]]] = collections.deque()
         done: asyncio.Queue[_Entry] = asyncio.Queue()
         running: dict[int, Future[str]] = {}
         try:

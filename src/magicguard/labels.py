@@ -268,7 +268,7 @@ _ALIASES: dict[str, str] = {}
 _BY_EXTENSION: dict[str, tuple[str, ...]] = {}
 for _label, _exts in EXTENSIONS.items():
     for _ext in _exts:
-        _BY_EXTENSION[_ext] = _BY_EXTENSION.get(_ext, ()) + (_label,)
+        _BY_EXTENSION[_ext] = (*_BY_EXTENSION.get(_ext, ()), _label)
 
 
 def normalize_mime(mime: str) -> str:

@@ -344,7 +344,7 @@ def identify_all(
                 slot.done.set()
 
     threads: list[threading.Thread] = []
-    pending: Deque[_Slot] = collections.deque()
+    pending: collections.deque[_Slot] = collections.deque()
     window = jobs * 4
 
     def submit(batch: list[tuple[Settings, Item]]) -> None:
