@@ -80,14 +80,12 @@ from typing import (
     AsyncIterable,
     AsyncIterator,
     Callable,
-    Deque,
     Generator,
     Iterable,
     Iterator,
     Literal,
     NamedTuple,
     Optional,
-    Tuple,
     Union,
     overload,
 )
@@ -235,7 +233,7 @@ def _outcome(index: int, item: Item, fut: Future[str]) -> Result:
         return Result(index, item, fut.result(), None)
     except concurrent.futures.CancelledError as exc:
         return Result(index, item, None, exc)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the item's failure becomes its Result
         return Result(index, item, None, exc)
 
 
@@ -611,7 +609,7 @@ def serve(work_queue: queue.SimpleQueue[Any], identify: Callable[[Kind, Item], s
         if fut.set_running_or_notify_cancel():
             try:
                 result = identify(kind, item)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - handed to the Future, which raises it in the caller
                 fut.set_exception(exc)
                 del exc
             else:

@@ -27,7 +27,7 @@ from typing import Any, Optional
 from . import _sandbox_protocol as proto
 from ._lowlevel import decode
 from ._sandbox_protocol import rebuild_exception
-from .errors import TimeoutError, WorkerCrashed
+from .errors import TimeoutError, WorkerCrashed  # noqa: A004 - magicguard's TimeoutError (a subclass of the builtin) is the one raised
 
 __all__ = [
     "EXIT_TIMEOUT",

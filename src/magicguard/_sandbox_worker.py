@@ -155,8 +155,8 @@ def main() -> None:
 
     try:
         sock_fd, flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)
-    except Exception as exc:  # noqa: BLE001
-        print(f"magicguard sandbox worker: bad configuration: {exc!r}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - any failure to read the configuration is reported by the exit status
+        print(f"magicguard sandbox worker: bad configuration: {exc!r}", file=sys.stderr)  # noqa: T201 - the one line a worker prints: why its configuration was refused
         os._exit(EXIT_CONFIG)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

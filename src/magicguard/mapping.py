@@ -546,7 +546,7 @@ class Mapping:
         try:
             if getattr(self, "_fd", None) is not None:
                 self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - __del__ is best effort: nothing to report to
             pass
 
     def __repr__(self) -> str:

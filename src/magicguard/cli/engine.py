@@ -18,7 +18,7 @@ import os
 import signal
 import stat
 import threading
-from typing import Callable, Deque, Iterable, Iterator, Optional, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 from .. import _lowlevel
 from ..errors import MagicError
@@ -283,7 +283,7 @@ def off_main_thread(call: Callable[[], _T]) -> _T:
     def run() -> None:
         try:
             outcome.append((True, call()))
-        except BaseException as exc:  # handed to the waiting thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome.append((False, exc))
         finally:
             done.set()
@@ -338,7 +338,7 @@ def identify_all(
                 for settings, item in batch:
                     worker.apply(settings)
                     slot.results.append(worker.identify(item))
-            except BaseException as exc:  # handed to the reading thread
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
                 slot.failure = exc
             finally:
                 slot.done.set()
