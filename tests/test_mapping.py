@@ -115,7 +115,7 @@ def test_no_buffer_protocol_and_no_pickle(pdf: Path) -> None:
             memoryview(m)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="cannot be pickled"):
             pickle.dumps(m)
-    with pytest.raises(TypeError, match="use Mapping.open"):
+    with pytest.raises(TypeError, match=r"use Mapping\.open"):
         Mapping()
 
 

@@ -127,7 +127,7 @@ def test_from_toml_errors_name_the_file(tmp_path: Any) -> None:
     path = os.path.join(tmp_path, "bad.toml")
     with open(path, "w") as f:
         f.write("allow = [\n")
-    with pytest.raises(ValueError, match="bad.toml: not valid TOML"):
+    with pytest.raises(ValueError, match=r"bad\.toml: not valid TOML"):
         Policy.from_toml(path)
     with open(path, "w") as f:
         f.write("alow = ['image/*']\n")

@@ -174,7 +174,7 @@ def test_pool_config_reaches_every_worker() -> None:
 def test_bad_configuration_raises_at_construction(tmp_path: Path) -> None:
     """A bad database fails Pool() itself, naming the file; bad workers too."""
     missing = tmp_path / "nope.mgc"
-    with pytest.raises(magicguard.DatabaseError, match="nope.mgc"):
+    with pytest.raises(magicguard.DatabaseError, match=r"nope\.mgc"):
         Pool(2, database=missing)
     with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
         Pool(0)

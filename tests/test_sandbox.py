@@ -191,7 +191,7 @@ def test_item_errors_are_the_cookies(tmp_path: Path, leaks: LeakCheck) -> None:
 
 def test_bad_database_raises_at_construction(tmp_path: Path, leaks: LeakCheck) -> None:
     """A database the worker cannot load raises DatabaseError from Sandbox() itself."""
-    with pytest.raises(magicguard.DatabaseError, match="nope.mgc"):
+    with pytest.raises(magicguard.DatabaseError, match=r"nope\.mgc"):
         Sandbox(1, database=str(tmp_path / "nope.mgc"))
 
 
@@ -205,7 +205,7 @@ def test_timeout_kills_and_replaces_the_worker(slow_db: str, leaks: LeakCheck) -
     with Sandbox(1, database=slow_db, timeout=0.5) as sandbox:
         (old,) = sandbox.pids
         start = time.monotonic()
-        with pytest.raises(TimeoutError, match="more than 0.5 s") as caught:
+        with pytest.raises(TimeoutError, match=r"more than 0\.5 s") as caught:
             sandbox.identify(SLOW_INPUT)
         elapsed = time.monotonic() - start
         assert 0.5 <= elapsed < 5.0

@@ -256,7 +256,7 @@ def test_bad_sources_and_arguments() -> None:
         inspect(iter([b"ab", 3]))
     with pytest.raises(TypeError, match="filename must be a str"):
         inspect(b"x", filename=3)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="policy must be a magicguard.Policy"):
+    with pytest.raises(TypeError, match=r"policy must be a magicguard\.Policy"):
         inspect(b"x", policy={"allow": []})  # type: ignore[arg-type]
     with pytest.raises(IsADirectoryError):
         inspect(os.path.dirname(__file__))

@@ -204,10 +204,10 @@ def test_ainspect_sources(kind: str) -> None:
 
 
 def test_sync_inspect_refuses_async_sources() -> None:
-    with pytest.raises(TypeError, match="use magicguard.ainspect"):
+    with pytest.raises(TypeError, match=r"use magicguard\.ainspect"):
         inspect(AsyncReader(b"x"))
     agen = _aiter(b"x")
-    with pytest.raises(TypeError, match="use magicguard.ainspect"):
+    with pytest.raises(TypeError, match=r"use magicguard\.ainspect"):
         inspect(agen)
     asyncio.run(agen.aclose())
 
