@@ -223,10 +223,10 @@ def instruction_counts(tmp: Path, raw: Path, raw_system: Path, database: str | N
         path.write_bytes(data)
 
         def c_loop(exe: Path, db: str | None) -> Callable[[int], list[str]]:
-            return lambda n: [str(exe), str(path), str(n), *([db] if db else [])]
+            return lambda n: [str(exe), str(path), str(n), *([db] if db else [])]  # noqa: B023 - called in this iteration, before path changes
 
         def py_loop(which: str) -> Callable[[int], list[str]]:
-            return lambda n: [sys.executable, "-c", _PY_LOOP, which, str(path), str(n)]
+            return lambda n: [sys.executable, "-c", _PY_LOOP, which, str(path), str(n)]  # noqa: B023 - called in this iteration, before path changes
 
         bare_c = per_call(c_loop(bare, database))
         ours = per_call(py_loop("magicguard"))

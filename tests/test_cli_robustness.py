@@ -255,7 +255,8 @@ def test_json_unreadable_file_is_an_error(request: pytest.FixtureRequest, refere
     text = subprocess.run([*prefix, sys.executable, "-m", "magicguard", str(secret)],
                           capture_output=True, timeout=60, env=env)
     ref = subprocess.run([*prefix, reference_file, str(secret)], capture_output=True, timeout=60)
-    assert (text.returncode, text.stdout) == (ref.returncode, ref.stdout) == (0, f"{secret}: regular file, no read permission\n".encode())
+    assert (text.returncode, text.stdout) == (ref.returncode, ref.stdout) \
+        == (0, f"{secret}: regular file, no read permission\n".encode())
 
 
 @pytest.mark.parametrize("option", [[], ["-E"]])
@@ -343,7 +344,7 @@ def test_database_actions_use_the_bundled_database(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(_lowlevel.Handle, "database_action", spy)
     for option in ("-l", "-c"):
-        status, out, _ = run_cli([option], capsysbinary)
+        status, _out, _ = run_cli([option], capsysbinary)
         assert status == 0
     assert seen == [os.fsencode(_lowlevel.BUNDLED_DATABASE)] * 2
     status, _out, err = run_cli(["-C"], capsysbinary)

@@ -113,8 +113,8 @@ def test_closed_descriptor(cookie: Cookie) -> None:
 
 
 def test_closed_file_object(cookie: Cookie) -> None:
-    f = open("/bin/ls", "rb")
-    f.close()
+    with open("/bin/ls", "rb") as f:
+        pass
     with pytest.raises(ValueError, match="closed"):
         cookie.descriptor(f)
 

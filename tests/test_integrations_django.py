@@ -19,7 +19,7 @@ from django.conf import settings  # noqa: E402
 if not settings.configured:
     settings.configure(
         DEBUG=False,
-        SECRET_KEY="magicguard-tests",
+        SECRET_KEY="magicguard-tests",  # noqa: S106 - test settings
         ALLOWED_HOSTS=["testserver"],
         ROOT_URLCONF=__name__,
         MIDDLEWARE=[],

@@ -31,7 +31,7 @@ app = FastAPI()
 
 
 @app.post("/avatar")
-async def avatar(upload: CheckedUpload = Depends(upload_guard("image", allow=["image/*"]))) -> Any:
+async def avatar(upload: CheckedUpload = Depends(upload_guard("image", allow=["image/*"]))) -> Any:  # noqa: B008 - FastAPI declares dependencies in the signature
     position = upload.file.file.tell()
     data = await upload.file.read()
     return {"label": upload.verdict.label, "position": position,

@@ -158,7 +158,7 @@ def test_close_is_idempotent_and_final(pdf: Path, cookie: Cookie) -> None:
     with pytest.raises(ValueError, match="closed Mapping"):
         cookie.buffer(m)
     with pytest.raises(ValueError, match="closed Mapping"):
-        m.immutable
+        m.immutable  # noqa: B018 - reading the property is what raises
 
 
 def test_close_while_pinned_raises_buffer_error(pdf: Path) -> None:

@@ -267,9 +267,8 @@ def test_worker_dead_while_idle_costs_no_item(leaks: LeakCheck) -> None:
 def test_batch_with_failures_loses_nothing(slow_db: str, leaks: LeakCheck) -> None:
     """In one map, slow items time out and the rest are answered: every
     position exactly once, each with its own outcome."""
-    items: list[bytes] = []
-    for i in range(40):
-        items.append(SLOW_INPUT if i in (5, 23) else b"%PDF-1." + str(i % 8).encode() + b"\n")
+    items: list[bytes] = [SLOW_INPUT if i in (5, 23) else b"%PDF-1." + str(i % 8).encode() + b"\n"
+                          for i in range(40)]
     with Cookie(database=slow_db) as cookie, Sandbox(2, database=slow_db, timeout=0.5) as sandbox:
         results = list(sandbox.map(items, errors="return"))
         assert [r.position for r in results] == list(range(40))

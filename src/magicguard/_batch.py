@@ -278,7 +278,7 @@ class BatchIdentifier(abc.ABC):
         once closed), never for the item: those go into the Future.
         """
 
-    def _check_may_wait(self) -> None:
+    def _check_may_wait(self) -> None:  # noqa: B027 - a hook: executors whose workers may not wait override it
         """Raise RuntimeError if the calling thread must not wait for this
         executor's results (one of its own workers: it would wait for
         itself).  Called by ``identify`` and when ``map`` starts."""

@@ -69,7 +69,7 @@ class DatabaseError(MagicError):
             are also in the message. Empty when there were none.
     """
 
-    messages: list[str] = []
+    messages: list[str] = []  # noqa: RUF012 - never mutated: the raw layer assigns each exception its own list
 
 
 def _restore(cls: type[MagicError], message: str, state: dict[str, object]) -> MagicError:

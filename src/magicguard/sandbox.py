@@ -307,7 +307,7 @@ class Sandbox(BatchIdentifier):
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
                 raise TypeError(f"timeout must be a number of seconds or None, "
                                 f"not {type(timeout).__name__}")
-            if not timeout > 0 or timeout != timeout or timeout == float("inf"):
+            if not timeout > 0 or timeout != timeout or timeout == float("inf"):  # noqa: PLR0124 - NaN is the one value unequal to itself
                 raise ValueError(f"timeout must be a positive, finite number of seconds, "
                                  f"got {timeout!r}")
         if memory_limit is not None:

@@ -458,7 +458,7 @@ def _guess_label(ext: str) -> tuple[Optional[str], str]:
 
 
 def _default_policy() -> Policy:
-    global _DEFAULT_POLICY
+    global _DEFAULT_POLICY  # noqa: PLW0603 - built on first use, so importing costs no Policy()
     if _DEFAULT_POLICY is None:
         _DEFAULT_POLICY = Policy()
     return _DEFAULT_POLICY

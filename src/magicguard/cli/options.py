@@ -325,7 +325,7 @@ LIMITS = (
 def atoi_strict(text: bytes) -> Optional[int]:
     """A plain decimal integer, or None."""
     stripped = text.strip(b" \t")
-    body = stripped[1:] if stripped[:1] in (b"+",) else stripped
+    body = stripped[1:] if stripped[:1] == b"+" else stripped
     if not body or not body.isdigit():
         return None
     return int(body)

@@ -51,7 +51,7 @@ class NameStyle(Record):
         self.codec = codec
         self.raw = raw
 
-    @functools.cache
+    @functools.cache  # noqa: B019 - keyed by the NameStyle (codec, raw): a run makes one or two
     def _decoder(self) -> Callable[[bytes], str]:
         info = codecs.lookup(self.codec)
         return lambda data: info.decode(data, "surrogateescape")[0]
@@ -217,6 +217,7 @@ class Writer:
         self.unbuffered = unbuffered
 
     def write(self, data: bytes) -> None:
+        """Write ``data``; flush it at once with ``-n``."""
         self.stream.write(data)
         if self.unbuffered:
             self.stream.flush()
@@ -234,6 +235,7 @@ class _Closed(io.RawIOBase):
 
 
 def stdout() -> BinaryIO:
+    """Standard output as bytes, or a stream whose every write fails when there is none."""
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:
         return cast(BinaryIO, _Closed())
