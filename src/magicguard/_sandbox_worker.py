@@ -135,7 +135,7 @@ class _Server:
             op, payload, fds = request
             try:
                 result = self.handle(op, payload, fds)
-            except BaseException as exc:
+            except BaseException as exc:  # every failure goes back to the caller
                 if is_out_of_memory(exc):
                     _send(self.sock, REPLY_MEMORY, encode_exception(exc))
                     os._exit(EXIT_MEMORY)
