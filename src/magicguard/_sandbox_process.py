@@ -122,7 +122,7 @@ class WorkerProcess:
         code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
                 f"from magicguard._sandbox_worker import main; main()")
         try:
-            blob = pickle.dumps((child.fileno(), *pickle.loads(config)))
+            blob = pickle.dumps((child.fileno(), *pickle.loads(config)))  # noqa: S301 - the parent's own pickled configuration, never a worker's reply
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, pass_fds=(child.fileno(),), close_fds=True,

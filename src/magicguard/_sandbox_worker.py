@@ -154,7 +154,7 @@ def main() -> None:
     import resource
 
     try:
-        sock_fd, flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)
+        sock_fd, flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)  # noqa: S301 - the configuration the parent wrote to this worker's stdin
     except Exception as exc:  # noqa: BLE001 - any failure to read the configuration is reported by the exit status
         print(f"magicguard sandbox worker: bad configuration: {exc!r}", file=sys.stderr)  # noqa: T201 - the one line a worker prints: why its configuration was refused
         os._exit(EXIT_CONFIG)
