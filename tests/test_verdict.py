@@ -105,6 +105,69 @@ def test_jpeg_with_appended_zip_is_multiple_formats() -> None:
     assert any(r.startswith("refused: multiple_formats") for r in v.reasons)
 
 
+def _zip_bytes() -> bytes:
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("payload.php", "<?php system($_GET['c']); ?>")
+    return inner.getvalue()
+
+
+@pytest.mark.parametrize("head_kind", ["bmp", "gif", "png", "jpeg", "pdf"])
+def test_zip_named_from_its_end_still_shows_the_format_at_the_start(head_kind: str) -> None:
+    """libmagic 5.47 names a ZIP from its end record even when another format
+    starts the file (a BMP with a ZIP appended is "Zip archive"): the bytes
+    before the ZIP are identified on their own, and both formats reported."""
+    import random
+
+    head = getattr(corpus, head_kind)(random.Random(RNG_SEED))
+    data = head + _zip_bytes()
+    v = inspect(data, filename=f"x.{head_kind}")
+    assert "multiple_formats" in v.codes and not v.allowed, (v.description, v.codes)
+    offsets = {f.label: f.offset for f in v.formats}
+    assert offsets.get(head_kind) == 0, v.formats
+    assert offsets.get("zip") == len(head), v.formats
+    # The same from a stream of chunks, which is never seeked back.
+    chunks = (data[i:i + 4096] for i in range(0, len(data), 4096))
+    assert "multiple_formats" in inspect(chunks, filename=f"x.{head_kind}").codes
+
+
+def test_zip_with_offsets_counted_from_the_file_start_shows_the_head() -> None:
+    """A ZIP whose offsets were rewritten to count from the file's start
+    (``zip -A``, self-extracting archives): its start is its first local header."""
+    import random
+
+    head = corpus.bmp(random.Random(RNG_SEED))
+    buf = io.BytesIO(head)
+    buf.seek(len(head))
+    with zipfile.ZipFile(buf, "a") as z:  # appending to non-zip data: offsets from byte 0
+        z.writestr("a.txt", "hello")
+    v = inspect(buf.getvalue(), filename="x.bmp")
+    offsets = {f.label: f.offset for f in v.formats}
+    assert offsets.get("bmp") == 0 and offsets.get("zip") == len(head), v.formats
+    assert "multiple_formats" in v.codes
+
+
+def test_plain_zip_and_zip_after_padding_are_one_format() -> None:
+    """A ZIP that starts the file, or follows only zero padding or bytes libmagic
+    knows nothing of, is one format: no polyglot finding."""
+    z = _zip_bytes()
+    for data in (z, b"\0" * 64 + z, bytes(range(7, 107)) * 3 + z):
+        v = inspect(data, filename="a.zip")
+        assert v.label == "zip", v.description
+        assert "multiple_formats" not in v.codes, (len(data) - len(z), v.formats)
+
+
+def test_fake_zip_directory_behind_another_format_costs_bounded_time() -> None:
+    """An end record pointing nowhere and 1 MiB of implausible local headers."""
+    import time
+
+    data = b"BM" + b"PK\x03\x04\xff\xff" * 170_000 + b"PK\x05\x06" + b"\xff" * 16 + b"\0\0"
+    t = time.perf_counter()
+    v = inspect(data, filename="x.bmp")
+    assert time.perf_counter() - t < 10
+    json.dumps(v.to_dict())
+
+
 def test_extension_mismatch_names_both_sides() -> None:
     v = inspect(_png(), filename="holiday.jpg")
     f = next(f for f in v.findings if f.code == "extension_mismatch")
@@ -298,10 +361,53 @@ def test_random_bytes_never_break_a_verdict() -> None:
     @settings(max_examples=150, deadline=None)
     @given(st.binary(max_size=2048), st.sampled_from(["a.png", "b.zip", "c", "d.txt", None]),
            st.sampled_from([None, "image/png", "text/plain", "application/octet-stream"]))
-    def check(data: bytes, name: str | None, declared: str | None) -> None:
-        for blob in (data, b"PK\x03\x04" + data, data + b"PK\x05\x06" + bytes(18)):
+    def check(data: bytes, name: "str | None", declared: "str | None") -> None:
+        for blob in (data, b"PK\x03\x04" + data, data + b"PK\x05\x06" + bytes(18),
+                     data + _zip_bytes()):
             v = inspect(blob, filename=name, declared_type=declared)
             assert isinstance(v.allowed, bool) and v.size == len(blob)
             json.dumps(v.to_dict())
 
     check()
+
+
+def test_answers_new_in_libmagic_547_have_labels() -> None:
+    """5.47 names INI files application/x-wine-extension-ini (5.46: text/plain),
+    TrueType fonts font/ttf (5.46: font/sfnt) and describes SVG without its
+    text encoding: each still has its label, and a correctly named file of
+    each kind is no mismatch."""
+    from magicguard.labels import label_for
+
+    assert label_for("application/x-wine-extension-ini") == "ini"
+    assert label_for("font/ttf") == label_for("font/sfnt") == "ttf"
+    ini = b"[tox]\nenvlist = py3\n\n[testenv]\ndeps = pytest\ncommands = pytest -q\n"
+    v = inspect(ini, filename="tox.ini")
+    assert v.label == "ini" and v.mime_type == "application/x-wine-extension-ini", v.mime_type
+    assert v.codes == frozenset() and v.allowed, v.findings
+    for name, declared in (("setup.cfg", None), ("notes.txt", "text/plain"),
+                           ("x.ini", "application/x-wine-extension-ini")):
+        w = inspect(ini, filename=name, declared_type=declared)
+        assert not w.codes & {"extension_mismatch", "declared_type_mismatch"}, (name, w.findings)
+    svg = (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1">'
+           b'<rect width="1" height="1"/></svg>\n')
+    s = inspect(svg, filename="icon.svg", declared_type="image/svg+xml")
+    assert s.label == "svg" and s.description == "SVG Scalable Vector Graphics image", s.description
+    assert s.allowed and not s.codes, s.findings
+
+
+def test_byte_compiled_python_and_lua_scripts_have_labels(tmp_path: "os.PathLike[str]") -> None:
+    """libmagic's MIME type for .pyc files (application/x-bytecode.python) and
+    5.47's for Lua scripts (text/x-lua) have labels: a correctly named .pyc is
+    no extension mismatch, and both are seen as code."""
+    import py_compile
+
+    src = os.path.join(os.fspath(tmp_path), "m.py")
+    with open(src, "w") as f:
+        f.write("X = 1\n")
+    pyc = py_compile.compile(src, cfile=os.path.join(os.fspath(tmp_path), "m.pyc"))
+    v = inspect(pyc)
+    assert v.mime_type == "application/x-bytecode.python" and v.label == "pyc", v.mime_type
+    assert "extension_mismatch" not in v.codes and "executable_content" in v.codes, v.findings
+    lua = inspect(b"#!/usr/bin/env lua\nprint('hi')\n", filename="hi.lua")
+    assert lua.label == "lua" and "script_content" in lua.codes, (lua.mime_type, lua.findings)
+    assert "extension_mismatch" not in lua.codes

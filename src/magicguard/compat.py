@@ -27,7 +27,8 @@ or wrong (each difference and its reason: ``docs/migrating.md``):
 * ``MAGIC_MIME`` is ``<magic.h>``'s 0x410 (MIME type *and* encoding), not
   0x10; ``MAGIC_NO_CHECK_TROFF``/``FORTRAN`` are ``<magic.h>``'s 0;
 * ``MAGIC_PARAM_NAME_MAX`` is raised to 64 when libmagic's default is lower,
-  never lowered (python-magic forces 64, below libmagic 5.46's 100);
+  never lowered (python-magic forces 64, below the bundled libmagic 5.47's
+  150);
 * a value ``setparam`` would truncate is refused (``ValueError``);
 * a file name ``from_file`` cannot use is a ``TypeError`` (an ``int`` is
   never taken for a descriptor and closed), a named pipe is a ``ValueError``
@@ -162,7 +163,7 @@ MAGIC_PARAM_MAGWARN_MAX: int = Param.MAGWARN_MAX.value
 
 #: The lowest ``MAGIC_PARAM_NAME_MAX`` a ``Magic`` runs with: python-magic
 #: sets 64 to identify JPEGs with deep Exif data (ahupp/python-magic#190);
-#: libmagic's own default is 50 up to 5.45 and 100 from 5.46.
+#: libmagic's own default is 50 up to 5.45, 100 in 5.46 and 150 from 5.47.
 NAME_MAX_FLOOR = 64
 
 #: libmagic's text when no database file loads (src/apprentice.c).
@@ -555,6 +556,6 @@ def from_descriptor(fd: int, mime: bool = False) -> str:
 
 
 def version() -> int:
-    """The linked libmagic's version, e.g. 546 for 5.46 (``magic_version()``)."""
+    """The linked libmagic's version, e.g. 547 for 5.47 (``magic_version()``)."""
     return _lowlevel.version()
 

@@ -110,6 +110,8 @@ LABELS: dict[str, str] = {
     "text/x-python": "python",
     "text/x-script.python": "python",
     "application/x-python-code": "pyc",
+    # what libmagic says for byte-compiled Python (5.46 and 5.47; 5.47 adds 3.14+)
+    "application/x-bytecode.python": "pyc",
     "text/x-shellscript": "shell",
     "application/x-sh": "shell",
     "text/x-sh": "shell",
@@ -123,6 +125,8 @@ LABELS: dict[str, str] = {
     "application/javascript": "javascript",
     "text/javascript": "javascript",
     "text/x-msdos-batch": "batch",
+    "text/x-lua": "lua",  # new in libmagic 5.47 (#! lua scripts)
+    "text/x-tcl": "tcl",
     "text/x-c": "c",
     "text/x-c++": "cpp",
     "text/x-java": "java",
@@ -136,6 +140,9 @@ LABELS: dict[str, str] = {
     "text/csv": "csv",
     "text/markdown": "markdown",
     "text/x-tex": "tex",
+    # libmagic 5.47 names INI files (a "[section]" line first) with this type;
+    # 5.46 said text/plain.
+    "application/x-wine-extension-ini": "ini",
     "application/x-sqlite3": "sqlite",
     "application/vnd.sqlite3": "sqlite",
     # audio and video
@@ -218,6 +225,8 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "ruby": ("rb",),
     "javascript": ("js", "mjs", "cjs"),
     "batch": ("bat", "cmd"),
+    "lua": ("lua", ""),
+    "tcl": ("tcl", "tk", ""),
     "c": ("c", "h"),
     "cpp": ("cpp", "cc", "cxx", "hpp", "hh", "h"),
     "java": ("java",),
@@ -229,6 +238,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "json": ("json", "geojson", "jsonld", "webmanifest", "map"),
     "csv": ("csv", "tsv", "txt"),
     "markdown": ("md", "markdown"),
+    "ini": ("ini", "cfg", "conf", "inf", "toml", "desktop", "service", "mod"),
     "tex": ("tex", "sty", "cls"),
     "sqlite": ("sqlite", "sqlite3", "db", "db3"),
     "wav": ("wav", "wave"),
@@ -260,7 +270,8 @@ ZIP_FAMILY = frozenset({"zip", "jar", "apk", "docx", "xlsx", "pptx", "odt", "ods
 EXECUTABLES = frozenset({"elf", "exe", "macho", "msi", "javaclass", "wasm", "pyc"})
 
 #: Labels of programs in a scripting language.
-SCRIPTS = frozenset({"python", "shell", "php", "perl", "ruby", "javascript", "batch"})
+SCRIPTS = frozenset({"python", "shell", "php", "perl", "ruby", "javascript", "batch", "lua",
+                     "tcl"})
 
 #: Aliases of MIME types that the table does not name but that mean one of its types.
 _ALIASES: dict[str, str] = {}

@@ -8,8 +8,10 @@ in bounded memory whatever its size, and combines libmagic's answers:
 * the extensions that fit the content (``Flags.EXTENSION``);
 * every match (``Flags.CONTINUE``), the first being the one that decided;
 * what is inside gzip, bzip2 or xz data (decompressed here, in memory, at
-  most ``BYTES_MAX`` bytes: libmagic's own ``COMPRESS`` would start an
-  external decompressor, which magicguard never does);
+  most ``BYTES_MAX`` bytes, so the verdict is the same over the bundled
+  libmagic, which decompresses in-process, and a system one, whose
+  ``COMPRESS`` may start an external decompressor, which magicguard never
+  does);
 
 with checks of its own, each bounded to the bytes read:
 
@@ -20,7 +22,10 @@ with checks of its own, each bounded to the bytes read:
   ZIP appended to a JPEG, which libmagic alone reports as JPEG), a ZIP local
   header, a PDF (header and ``%%EOF``), RAR or 7-Zip signature past the
   start, a PHP block or an HTML ``<script>`` inside an image or other
-  binary format, or PHP inside HTML;
+  binary format, or PHP inside HTML; and the other way round, when the
+  format libmagic named is a container that begins past offset 0 (libmagic
+  5.47 names a ZIP from its end record even behind a BMP), the bytes before
+  it identified on their own by libmagic;
 * the file name's extension against the content, the declared Content-Type
   against the content, executable or script content, an empty file, a
   missing end marker (PNG ``IEND``, JPEG ``FFD9``, GIF trailer, PDF
@@ -92,7 +97,12 @@ class Finding:
 
 @dataclass(frozen=True)
 class Format:
-    """A format found in the input, at ``offset`` (0 for the one libmagic named)."""
+    """A format found in the input, at ``offset``.
+
+    The one libmagic named is at 0 unless it is a container that begins
+    later (a ZIP appended to a BMP, which libmagic 5.47 names from the ZIP's
+    end record); the bytes before it are then a second ``Format`` at 0.
+    """
 
     label: str
     offset: int
@@ -305,8 +315,9 @@ _CANONICAL = {
     "jar": "application/java-archive",
     "apk": "application/vnd.android.package-archive",
 }
-_TEXTY = frozenset({"text", "csv", "json", "xml", "markdown", "tex", "c", "cpp", "java", "html",
-                    "svg", "python", "shell", "perl", "ruby", "javascript", "php", "batch", "rtf"})
+_TEXTY = frozenset({"text", "ini", "csv", "json", "xml", "markdown", "tex", "c", "cpp", "java", "html",
+                    "svg", "python", "shell", "perl", "ruby", "javascript", "php", "batch", "rtf",
+                    "lua", "tcl"})
 _GENERIC_DECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream",
                                "application/unknown", "application/x-unknown"})
 #: How many ZIP entries are read, at most, to refine a zip's type.
@@ -430,7 +441,64 @@ def _plausible_local_header(region: bytes, at: int) -> bool:
     return len(name) == nlen and all(32 <= b < 127 or b >= 128 for b in name)
 
 
-def _first(d: _Data, pattern: re.Pattern[bytes], skip_start: bool = False) -> Optional[int]:
+def _container_start(d: _Data, label: str) -> Optional[int]:
+    """Where the container libmagic named as ``label`` begins, when that is past
+    offset 0 and can be told; None when it begins at 0 (or cannot be told).
+
+    Bounded: one ZIP directory record read from the tail, at most
+    ``_MAX_PROBES`` candidate local headers, one search of the head per signature.
+    """
+    head = d.head
+    if label in _labels.ZIP_FAMILY:
+        if head.startswith((_ZIP_LOCAL, _ZIP_END, b"PK\x07\x08", b"PK00")):
+            return None
+        end_at = _zip_end(d)
+        start = _zip_start(d, end_at) if end_at is not None else None
+        if start:
+            return start
+        # Offsets rewritten to count from the input's start (``zip -A``): the
+        # first plausible local header is where the archive begins.
+        probes = 0
+        at = head.find(_ZIP_LOCAL, 1)
+        while at >= 0 and probes < _MAX_PROBES:
+            probes += 1
+            if _plausible_local_header(head, at):
+                return at
+            at = head.find(_ZIP_LOCAL, at + 1)
+        return end_at if end_at else None
+    if label == "pdf":
+        m = _PDF_HEADER.search(head)
+        return m.start() if m is not None and m.start() > 0 else None
+    for sig, sig_label in _SIGNATURES:
+        if sig_label == label and not head.startswith(sig):
+            at = head.find(sig, 1)
+            return at if at > 0 else None
+    return None
+
+
+def _head_format(d: _Data, engine: _Engine, label: str) -> Optional[tuple[int, Format]]:
+    """When the container libmagic named (``label``) begins past offset 0, what
+    the bytes before it are: (the container's offset, the head's ``Format``).
+
+    None when the container starts at 0, or the bytes before it are only
+    padding or nothing libmagic knows (``data``).  One libmagic call on at most
+    the head already read.
+    """
+    start = _container_start(d, label)
+    if not start:
+        return None
+    before = d.head[:start]
+    if not before.strip(b"\0\r\n\t "):
+        return None
+    head_mime = engine.identify(before, 1)[0]
+    head_label = _labels.label_for(head_mime.split(";", 1)[0].strip())
+    if head_label in ("binary", "unknown", "empty", label):
+        return None
+    return start, Format(head_label, 0, f"libmagic on the {len(before)} bytes before the "
+                         f"{label} at offset {start}")
+
+
+def _first(d: _Data, pattern: "re.Pattern[bytes]", skip_start: bool = False) -> Optional[int]:
     """The input offset of the first match of ``pattern`` in the bytes read (past
     offset 0 with ``skip_start``); one linear scan, no list of every match."""
     for region, base in d.regions():
@@ -526,6 +594,13 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
 
     inner = _inner(engine, label, d.head) if label in ("gzip", "bzip2", "xz") else None
     formats = [Format(label, 0, basis)]
+    # The format libmagic named may begin past offset 0 (libmagic 5.47 names a ZIP
+    # from its end-of-central-directory record, whatever precedes it): then the
+    # bytes before it are a format of their own, identified on their own.
+    found_head = _head_format(d, engine, label)
+    if found_head is not None:
+        named_at, head_format = found_head
+        formats = [Format(label, named_at, basis), head_format]
 
     if d.size == 0:
         findings.append(Finding("empty", "the input is empty (0 bytes)"))
@@ -591,8 +666,9 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
     formats = unique
     if len(formats) > 1:
         others = ", ".join(f"{f.label} at offset {f.offset} ({f.basis})" for f in formats[1:])
+        named = label if not formats[0].offset else f"{label} (at offset {formats[0].offset})"
         findings.append(Finding("multiple_formats",
-                                f"the content is {label} and also: {others}", formats[1].offset))
+                                f"the content is {named} and also: {others}", formats[1].offset))
 
     # -- executable or script content ------------------------------------------
     if label in _labels.EXECUTABLES:

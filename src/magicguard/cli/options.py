@@ -307,7 +307,8 @@ _U16 = 0xFFFF
 _I32 = 0x7FFFFFFF
 # file(1)'s names for the limits, in its order.  The bounds are the ones
 # libmagic itself stores (uint16) or later file(1)s enforce (2**31 - 1):
-# 5.46's file(1) passes any atoi() result, which wraps or overflows.
+# file(1) up to 5.47 passes any atoi() result, which wraps or overflows
+# (5.48 refuses a value outside magic_getmaxparam()).
 LIMITS = (
     Limit("bytes", Param.BYTES_MAX, "max bytes to look inside file", _I32),
     Limit("elf_notes", Param.ELF_NOTES_MAX, "max ELF notes processed", _U16),
