@@ -361,7 +361,7 @@ def test_random_bytes_never_break_a_verdict() -> None:
     @settings(max_examples=150, deadline=None)
     @given(st.binary(max_size=2048), st.sampled_from(["a.png", "b.zip", "c", "d.txt", None]),
            st.sampled_from([None, "image/png", "text/plain", "application/octet-stream"]))
-    def check(data: bytes, name: "str | None", declared: "str | None") -> None:
+    def check(data: bytes, name: str | None, declared: str | None) -> None:
         for blob in (data, b"PK\x03\x04" + data, data + b"PK\x05\x06" + bytes(18),
                      data + _zip_bytes()):
             v = inspect(blob, filename=name, declared_type=declared)
@@ -395,7 +395,7 @@ def test_answers_new_in_libmagic_547_have_labels() -> None:
     assert s.allowed and not s.codes, s.findings
 
 
-def test_byte_compiled_python_and_lua_scripts_have_labels(tmp_path: "os.PathLike[str]") -> None:
+def test_byte_compiled_python_and_lua_scripts_have_labels(tmp_path: os.PathLike[str]) -> None:
     """libmagic's MIME type for .pyc files (application/x-bytecode.python) and
     5.47's for Lua scripts (text/x-lua) have labels: a correctly named .pyc is
     no extension mismatch, and both are seen as code."""

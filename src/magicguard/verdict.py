@@ -465,7 +465,7 @@ def _container_start(d: _Data, label: str) -> Optional[int]:
             if _plausible_local_header(head, at):
                 return at
             at = head.find(_ZIP_LOCAL, at + 1)
-        return end_at if end_at else None
+        return end_at or None
     if label == "pdf":
         m = _PDF_HEADER.search(head)
         return m.start() if m is not None and m.start() > 0 else None
@@ -498,7 +498,7 @@ def _head_format(d: _Data, engine: _Engine, label: str) -> Optional[tuple[int, F
                          f"{label} at offset {start}")
 
 
-def _first(d: _Data, pattern: "re.Pattern[bytes]", skip_start: bool = False) -> Optional[int]:
+def _first(d: _Data, pattern: re.Pattern[bytes], skip_start: bool = False) -> Optional[int]:
     """The input offset of the first match of ``pattern`` in the bytes read (past
     offset 0 with ``skip_start``); one linear scan, no list of every match."""
     for region, base in d.regions():
