@@ -105,7 +105,7 @@ class LimitError(MagicError):
 
 
 # OSError declares errno as a slot, MagicError as an int attribute: the same int at runtime.
-class TimeoutError(MagicError, builtins.TimeoutError):  # type: ignore[misc]  # noqa: A001
+class TimeoutError(MagicError, builtins.TimeoutError):  # type: ignore[misc]  # noqa: A001 - by design: it is also a builtins.TimeoutError
     """Identifying one item took longer than the ``Sandbox``'s ``timeout``.
 
     The worker that held the item was killed and replaced.  Also a builtin
