@@ -14,7 +14,7 @@ from setuptools.command.sdist import sdist
 
 # Under build isolation the project directory is not on sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import build_libmagic  # noqa: E402
+import build_libmagic
 
 SYSTEM = os.environ.get("MAGICGUARD_SYSTEM_LIBMAGIC", "") not in ("", "0")
 DATABASE = os.path.join("magicguard", "_data", "magic.mgc")

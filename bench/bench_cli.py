@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import find_reference_file  # noqa: E402
-
 from magicguard.cli.walk import WalkError, walk  # noqa: E402
 
 DEFAULT_TREES = ["/usr/share/doc", "/usr/share/perl", "/usr/share/vim", "/usr/share/zoneinfo",
@@ -110,11 +109,11 @@ def main() -> int:
         f"`python bench/bench_cli.py --repeat {args.repeat} --jobs {args.jobs}"
         + ("" if args.trees == DEFAULT_TREES else " " + " ".join(args.trees)) + "`",
         "",
-        f"Tree: {', '.join(args.trees)} ({len(names)} files, walked as `-R` walks); "
-        f"{_usable_cores()} usable cores; libmagic and database of `{os.path.relpath(reference, ROOT)}`. "
-        "Outputs checked identical before timing. `file` gets the walked names as a prepared `-f` list.",
-        f"Load average (1 min) {load_before:.1f} before, {load_after:.1f} after: wall times and the -j speedup"
-        " only mean something when it is below the core count; CPU time (user + system) does not depend on it.",
+        (f"Tree: {', '.join(args.trees)} ({len(names)} files, walked as `-R` walks); "
+         f"{_usable_cores()} usable cores; libmagic and database of `{os.path.relpath(reference, ROOT)}`. "
+         "Outputs checked identical before timing. `file` gets the walked names as a prepared `-f` list."),
+        (f"Load average (1 min) {load_before:.1f} before, {load_after:.1f} after: wall times and the -j speedup"
+         " only mean something when it is below the core count; CPU time (user + system) does not depend on it."),
         "",
         "| command | median wall s | wall runs | median CPU s |",
         "|---|---|---|---|",
@@ -126,10 +125,10 @@ def main() -> int:
         rows.append(f"| `{shown}` | {medians[label]:.2f} | {runs} | {cpu_medians[label]:.2f} |")
     rows += [
         "",
-        f"- file / magicguard -j 1 = **{speed_j1:.2f}** wall (target >= 1.00); "
-        f"CPU: {cpu_medians['file'] / cpu_medians['magicguard -j 1']:.2f}",
-        f"- magicguard -j 1 / -j {args.jobs} = **{speedup:.2f}** "
-        f"(target >= {0.8 * args.jobs:.2f}, i.e. 0.8 x {args.jobs})",
+        (f"- file / magicguard -j 1 = **{speed_j1:.2f}** wall (target >= 1.00); "
+         f"CPU: {cpu_medians['file'] / cpu_medians['magicguard -j 1']:.2f}"),
+        (f"- magicguard -j 1 / -j {args.jobs} = **{speedup:.2f}** "
+         f"(target >= {0.8 * args.jobs:.2f}, i.e. 0.8 x {args.jobs})"),
         "",
     ]
     text = "\n".join(rows)

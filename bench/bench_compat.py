@@ -35,9 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import conftest  # noqa: E402
-import pm_same_lib  # noqa: E402
-
 import magicguard  # noqa: E402
+import pm_same_lib  # noqa: E402
 from magicguard import compat  # noqa: E402
 
 

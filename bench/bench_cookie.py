@@ -28,20 +28,20 @@ Run:  python bench/bench_cookie.py [--rounds 15] [--corpus 400] [--no-instructio
 from __future__ import annotations
 
 import argparse
-from importlib.metadata import version
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import magicguard  # noqa: E402
-from _raw import build_raw, run_raw  # noqa: E402
+import magicguard
+from _raw import build_raw, run_raw
 
 PNG_HEADER = (bytes.fromhex("89504e470d0a1a0a0000000d4948445200000100000001000806000000"
                             "5c72a866") + b"\0" * 64)[:64]
@@ -223,10 +223,10 @@ def instruction_counts(tmp: Path, raw: Path, raw_system: Path, database: str | N
         path.write_bytes(data)
 
         def c_loop(exe: Path, db: str | None) -> Callable[[int], list[str]]:
-            return lambda n: [str(exe), str(path), str(n), *([db] if db else [])]
+            return lambda n: [str(exe), str(path), str(n), *([db] if db else [])]  # noqa: B023 - called in this iteration, before path changes
 
         def py_loop(which: str) -> Callable[[int], list[str]]:
-            return lambda n: [sys.executable, "-c", _PY_LOOP, which, str(path), str(n)]
+            return lambda n: [sys.executable, "-c", _PY_LOOP, which, str(path), str(n)]  # noqa: B023 - called in this iteration, before path changes
 
         bare_c = per_call(c_loop(bare, database))
         ours = per_call(py_loop("magicguard"))

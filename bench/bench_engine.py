@@ -44,7 +44,7 @@ import time
 import zlib
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
         "python-magic": "import magic\nm = magic.Magic()\ncall = m.from_buffer",
         "magicguard": "import magicguard\nc = magicguard.Cookie()\ncall = c.buffer",
     }
-    for r in range(max(1, args.rounds // 2)):
+    for _ in range(max(1, args.rounds // 2)):
         for name, code in py_code.items():
             try:
                 py_runs[name].append(python_bench(code, paths))

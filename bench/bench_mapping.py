@@ -35,8 +35,8 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import magicguard  # noqa: E402
-from magicguard import Cookie, Mapping  # noqa: E402
+import magicguard
+from magicguard import Cookie, Mapping
 
 LINE = b"2024-05-01T12:00:00Z INFO request served path=/api/v1/items/12345 status=200 ms=17\n"
 

@@ -195,7 +195,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     comparisons["python-magic Magic per thread, 1 thread / raw C (system libmagic), CPU time"] = (
         "python-magic Magic per thread, 1 threads", "raw C (system libmagic), 1 threads", "cpu")
 
-    for name, run in configs.items():  # one untimed warm-up pass each
+    for run in configs.values():  # one untimed warm-up pass each
         run()
     wall: dict[str, list[float]] = {name: [] for name in configs}
     cpu: dict[str, list[float]] = {name: [] for name in configs}
@@ -256,8 +256,8 @@ def chart(path: str, workers: list[int], items: int, wall: dict[str, list[float]
     """Throughput against workers (left) and the cores the process actually
     got, CPU time over wall time (right): on a shared machine the second
     says whether the first could scale at all."""
-    import matplotlib
-    matplotlib.use("Agg")
+    import matplotlib as mpl
+    mpl.use("Agg")
     import matplotlib.pyplot as plt
 
     med = {name: statistics.median(v) for name, v in wall.items()}

@@ -32,10 +32,10 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import magicguard  # noqa: E402
-from conftest import build_corpus  # noqa: E402
-from magicguard.pool import Pool  # noqa: E402
-from magicguard.sandbox import Sandbox  # noqa: E402
+import magicguard
+from conftest import build_corpus
+from magicguard.pool import Pool
+from magicguard.sandbox import Sandbox
 
 
 def throughput(x: Any, items: list[Any]) -> float:
@@ -61,7 +61,7 @@ def main() -> None:
     paths = build_corpus()
     sized = [(p, os.path.getsize(p)) for p in paths]
     small_paths = [p for p, size in sized if size <= 16 << 10]
-    larger_paths = [p for p, size in sized if 64 << 10 <= size]
+    larger_paths = [p for p, size in sized if size >= 64 << 10]
     small = [Path(p).read_bytes() for p in small_paths]
     larger = [Path(p).read_bytes() for p in larger_paths]
     cases = {"small data (<= 16 KiB)": small, "small paths (<= 16 KiB)": small_paths,

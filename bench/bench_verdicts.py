@@ -33,9 +33,8 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-import verdict_corpus as corpus  # noqa: E402
-
 import magicguard  # noqa: E402
+import verdict_corpus as corpus  # noqa: E402
 from magicguard.labels import label_for  # noqa: E402
 
 MISMATCH = {"extension_mismatch", "declared_type_mismatch", "multiple_formats"}

@@ -53,7 +53,8 @@ def walk(root: Union[str, os.PathLike[str]]) -> Iterator[str]:
             yield os.path.join(dirpath, name)
 
 
-def _identify_batch(paths: list[str], pool: magicguard.Pool) -> tuple[int, int, list[tuple[str, Optional[str], Optional[str]]]]:
+def _identify_batch(paths: list[str],
+                    pool: magicguard.Pool) -> tuple[int, int, list[tuple[str, Optional[str], Optional[str]]]]:
     """Runs on a worker: (worker pid, id(pool), [(path, description, error)])."""
     rows = [(r.item, r.value, None if r.error is None else f"{type(r.error).__name__}: {r.error}")
             for r in pool.map(paths, errors="return", kind="path")]

@@ -123,11 +123,11 @@ def _ensure_built_into(prefix: Path, cc: str, cflags: str) -> Path:
             built = bl.ensure_built(**kwargs)
         else:
             original = bl.prefix_dir
-            setattr(bl, "prefix_dir", lambda: prefix)
+            bl.prefix_dir = lambda: prefix
             try:
                 built = bl.ensure_built()
             finally:
-                setattr(bl, "prefix_dir", original)
+                bl.prefix_dir = original
     return Path(built.prefix)
 
 

@@ -88,7 +88,8 @@ def reference_file() -> str:
     return found
 
 
-def run_file(reference: str, *args: str | os.PathLike[str], stdin: Optional[bytes] = None) -> subprocess.CompletedProcess[bytes]:
+def run_file(reference: str, *args: str | os.PathLike[str],
+             stdin: Optional[bytes] = None) -> subprocess.CompletedProcess[bytes]:
     """Run the reference file(1) with a clean environment (no $MAGIC, C locale)."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAGIC", "POSIXLY_CORRECT")}
     env["LC_ALL"] = "C"

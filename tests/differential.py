@@ -75,8 +75,7 @@ def all_flags() -> list[int]:
     for mode in MODES:
         for n in range(len(plain) + 1):
             for mods in itertools.combinations(plain, n):
-                for z in (0, COMPRESS, COMPRESS | COMPRESS_TRANSP):
-                    out.append(mode | z | sum(mods))
+                out.extend(mode | z | sum(mods) for z in (0, COMPRESS, COMPRESS | COMPRESS_TRANSP))
     everything = sum(NO_CHECKS.values())
     for base in (NONE, CONTINUE, MIME):
         out += [base | v for v in NO_CHECKS.values()]
@@ -195,7 +194,7 @@ def generated_files(where: Path, extra: Sequence[Path] = ()) -> list[str]:
     copies, and the ELF drivers themselves."""
     where.mkdir(parents=True, exist_ok=True)
     rng = random.Random(547)
-    words = "the quick brown fox jumps over a lazy dog int return void if else".split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "int", "return", "void", "if", "else"]
     prose = "\n".join(" ".join(rng.choice(words) for _ in range(12)) for _ in range(200)) + "\n"
     c_src = "#include <stdio.h>\n\nint\nmain(void)\n{\n\tprintf(\"hi\\n\");\n\treturn 0;\n}\n"
     files: dict[str, bytes] = {
@@ -235,7 +234,8 @@ def generated_files(where: Path, extra: Sequence[Path] = ()) -> list[str]:
         "doc.tex": b"\\documentclass{article}\n\\begin{document}\nHello\n\\end{document}\n",
         "man.1": b".TH FOO 1\n.SH NAME\nfoo \\- bar\n.SH SYNOPSIS\n.B foo\n",
         "doc.rtf": b"{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} Hello}\n",
-        "doc.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n",
+        "doc.pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+                    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"),
         "ps.ps": b"%!PS-Adobe-3.0\n%%Title: t\n/Times findfont 12 scalefont setfont\nshowpage\n",
         "random.bin": bytes(rng.randrange(256) for _ in range(8192)),
         "zeros.bin": bytes(5000),
@@ -306,7 +306,7 @@ class Job:
     def argv(self, build: Build) -> list[str]:
         argv = [str(build.driver), "diff", str(build.database), ",".join(hex(f) for f in self.flags),
                 str(self.seed), str(self.nrandom), ",".join(map(str, self.lengths))]
-        return argv + [self.params] if self.params else argv
+        return [*argv, self.params] if self.params else argv
 
 
 def run_one(build: Build, job: Job, timeout: float) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import verdict_corpus as corpus  # noqa: E402
+import verdict_corpus as corpus
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -78,7 +78,7 @@ def test_recursive_and_jobs(files: dict[str, str]) -> None:
     assert len(r.stdout.splitlines()) == 5
 
 
-def test_directory_without_R_and_missing_file_fail(files: dict[str, str]) -> None:
+def test_directory_without_R_and_missing_file_fail(files: dict[str, str]) -> None:  # noqa: N802 - -R is the option's name
     r = run("--check", files["good"], os.path.join(files["dir"], "missing.png"))
     assert r.returncode == 1
     lines = r.stdout.splitlines()

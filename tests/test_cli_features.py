@@ -22,7 +22,9 @@ import pytest
 
 import magicguard
 from magicguard import cli
-from magicguard.cli import command as cli_command, engine as cli_engine, walk as cli_walk
+from magicguard.cli import command as cli_command
+from magicguard.cli import engine as cli_engine
+from magicguard.cli import walk as cli_walk
 from test_cli_parity import run_cli, run_reference
 
 

@@ -39,7 +39,7 @@ def normalise(stderr: bytes) -> bytes:
         for old, new in ((b"file: ", b"magicguard: "), (b"Usage: file ", b"Usage: magicguard "),
                          (b"       file ", b"       magicguard ")):
             if line.startswith(old):
-                line = new + line[len(old):]
+                line = new + line[len(old):]  # noqa: PLW2901 - the rewritten line replaces the original
         lines.append(line)
     return b"\n".join(lines)
 

@@ -24,7 +24,7 @@ from typing import Optional
 import pytest
 
 import magicguard
-from magicguard import _lowlevel, cli
+from magicguard import _lowlevel
 from test_cli_parity import run_cli, run_cli_process, run_reference
 
 # A rule glibc's regexec needs minutes for on 200 'a's (backtracking through
@@ -106,8 +106,7 @@ def test_sigint_during_json_of_a_slow_stdin(tmp_path: Path) -> None:
 def _big_magic(path: Path) -> Path:
     """A 10 MB magic source: seconds for libmagic to load (~3 s here) or check (~14 s)."""
     with open(path, "w") as f:
-        for i in range(200_000):
-            f.write(f"0\tstring\tKEY{i:07d}\tthing {i}\n>12\tbelong\t>0\t\\b, n=%d\n")
+        f.writelines(f"0\tstring\tKEY{i:07d}\tthing {i}\n>12\tbelong\t>0\t\\b, n=%d\n" for i in range(200_000))
     return path
 
 
@@ -256,7 +255,8 @@ def test_json_unreadable_file_is_an_error(request: pytest.FixtureRequest, refere
     text = subprocess.run([*prefix, sys.executable, "-m", "magicguard", str(secret)],
                           capture_output=True, timeout=60, env=env)
     ref = subprocess.run([*prefix, reference_file, str(secret)], capture_output=True, timeout=60)
-    assert (text.returncode, text.stdout) == (ref.returncode, ref.stdout) == (0, f"{secret}: regular file, no read permission\n".encode())
+    assert (text.returncode, text.stdout) == (ref.returncode, ref.stdout) \
+        == (0, f"{secret}: regular file, no read permission\n".encode())
 
 
 @pytest.mark.parametrize("option", [[], ["-E"]])
@@ -291,7 +291,7 @@ def test_json_encoding_with_uncompress(tmp_path: Path, capsysbinary: pytest.Capt
     assert (status, record["mime_type"], record["encoding"]) == (0, "text/plain", "us-ascii")
 
 
-@pytest.mark.parametrize("mime, expected", [
+@pytest.mark.parametrize(("mime", "expected"), [
     (b"text/plain; charset=us-ascii", (b"text/plain", b"us-ascii")),
     (b"text/plain; charset=us-ascii compressed-encoding=application/gzip; charset=binary",
      (b"text/plain", b"us-ascii")),
@@ -344,10 +344,10 @@ def test_database_actions_use_the_bundled_database(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(_lowlevel.Handle, "database_action", spy)
     for option in ("-l", "-c"):
-        status, out, _ = run_cli([option], capsysbinary)
+        status, _out, _ = run_cli([option], capsysbinary)
         assert status == 0
     assert seen == [os.fsencode(_lowlevel.BUNDLED_DATABASE)] * 2
-    status, out, err = run_cli(["-C"], capsysbinary)
+    status, _out, err = run_cli(["-C"], capsysbinary)
     assert status == 1 and b"-C needs -m" in err and seen == seen[:2]
 
 

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy
+import numpy as np
 import pytest
 
 import magicguard
@@ -45,7 +45,7 @@ def kind(call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
     """"ok" or the kind of exception raised (both MagicExceptions are one kind)."""
     try:
         call(*args, **kwargs)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kind of any exception is the result
         return "MagicException" if type(exc).__name__ == "MagicException" else type(exc).__name__
     return "ok"
 
@@ -88,7 +88,7 @@ def test_unreadable_file_raises_permission_error() -> None:
     child drops to "nobody" after building both Magic instances."""
     directory = tempfile.mkdtemp(prefix="compat-perm-")
     try:
-        os.chmod(directory, 0o755)
+        os.chmod(directory, 0o755)  # noqa: S103 - an executable script the test runs
         secret = os.path.join(directory, "secret")
         with open(secret, "wb") as f:
             f.write(PDF)
@@ -241,7 +241,7 @@ def bytes_likes() -> dict[str, Any]:
         "memoryview": memoryview(PDF),
         "memoryview-slice": memoryview(b"xx" + PDF)[2:],
         "array": array.array("B", PDF),
-        "numpy": numpy.frombuffer(PDF, dtype=numpy.uint8),
+        "numpy": np.frombuffer(PDF, dtype=np.uint8),
     }
 
 
@@ -322,7 +322,7 @@ def test_constants_are_the_headers() -> None:
             assert getattr(compat, name) == value, name
     assert compat.MAGIC_MIME == compat.MAGIC_MIME_TYPE | compat.MAGIC_MIME_ENCODING == 0x410 != python_magic.MAGIC_MIME
     assert compat.MAGIC_NO_CHECK_TROFF == compat.MAGIC_NO_CHECK_FORTRAN == 0
-    assert compat.MAGIC_NO_CHECK_BUILTIN == Flags.NO_CHECK_BUILTIN.value
+    assert Flags.NO_CHECK_BUILTIN.value == compat.MAGIC_NO_CHECK_BUILTIN
     assert compat.MAGIC_NO_CHECK_BUILTIN & compat.MAGIC_NO_CHECK_JSON
     for name in compat.__all__:
         assert hasattr(compat, name), name
@@ -390,7 +390,7 @@ def test_int_file_name_is_refused_not_closed(tmp_path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     with pytest.raises(ctypes.ArgumentError):
         python_magic.from_file(fd)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError):  # noqa: PT011 - any OSError says the descriptor is gone
         os.fstat(fd)  # python-magic closed it
 
 

@@ -75,7 +75,7 @@ def outcome(call: Callable[..., Any], *args: Any) -> tuple[str, object]:
     """("ok", answer) or ("raise", kind of exception)."""
     try:
         return ("ok", call(*args))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the kind of any exception is the result
         kind = "MagicException" if type(exc).__name__ == "MagicException" else type(exc).__name__
         return ("raise", kind)
 

@@ -60,7 +60,7 @@ def test_context_manager_and_close() -> None:
     for call in (lambda: cookie.file("/bin/ls"), lambda: cookie.buffer(b"x"),
                  lambda: cookie.descriptor(0), lambda: cookie.flags,
                  lambda: cookie.getparam(Param.BYTES_MAX), lambda: cookie.error,
-                 lambda: cookie.load(), lambda: cookie.check()):
+                 cookie.load, cookie.check):
         with pytest.raises(ValueError, match="closed Cookie"):
             call()
     with pytest.raises(ValueError, match="closed Cookie"):
@@ -181,10 +181,9 @@ def test_error_and_errno_after_failure(kind: str, tmp_path: Path) -> None:
                 cookie.descriptor(fd)
             assert info.value.errno == code
             assert info.value.function == "magic_descriptor"
-            assert str(info.value) == "magic_descriptor (descriptor %d): cannot read fd %d " \
-                "(%s)" % (fd, fd, text)
+            assert str(info.value) == f"magic_descriptor (descriptor {fd}): cannot read fd {fd} ({text})"
             assert cookie.errno == code
-            assert cookie.error == "cannot read fd %d (%s)" % (fd, text)
+            assert cookie.error == f"cannot read fd {fd} ({text})"
     finally:
         os.close(fd)
 

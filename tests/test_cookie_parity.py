@@ -87,7 +87,7 @@ FLAG_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("flags,options", FLAG_OPTIONS, ids=[o[-1] + "-" + str(int(f)) for f, o in FLAG_OPTIONS])
+@pytest.mark.parametrize(("flags", "options"), FLAG_OPTIONS, ids=[o[-1] + "-" + str(int(f)) for f, o in FLAG_OPTIONS])
 def test_flag_matches_file_option(reference_file: str, corpus: list[str], flags: Flags,
                                   options: tuple[str, ...]) -> None:
     """Each flag changes Cookie.file's answer exactly as its file(1) option does."""
@@ -132,7 +132,7 @@ def compressed(tmp_path_factory: pytest.TempPathFactory, corpus: list[str]) -> l
     return paths
 
 
-@pytest.mark.parametrize("flags,options", [
+@pytest.mark.parametrize(("flags", "options"), [
     (Flags.COMPRESS, ("-z",)),
     (Flags.COMPRESS | Flags.COMPRESS_TRANSP, ("-Z",)),
     (Flags.COMPRESS | Flags.MIME_TYPE, ("-z", "--mime-type")),

@@ -200,11 +200,11 @@ def test_doctor_judges_wrong_answers() -> None:
         "sigbus_trap": {"installed": True, "on_top": False},
     }
     assert doctor._judge(facts) == [
-        "the bundled build's libmagic comes from /usr/lib/libmagic.so.1, not from the "
-        "extension /x/_native.abi3.so",
+        ("the bundled build's libmagic comes from /usr/lib/libmagic.so.1, not from the "
+         "extension /x/_native.abi3.so"),
         "the default database does not load: DatabaseError: magic_load: bad",
-        "the sample PDF was not identified as 'PDF document, version 1.7' / 'application/pdf': "
-        "'data' / 'application/octet-stream'",
+        ("the sample PDF was not identified as 'PDF document, version 1.7' / 'application/pdf': "
+         "'data' / 'application/octet-stream'"),
         "the SIGBUS handler is not on top",
     ]
 

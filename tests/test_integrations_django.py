@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import sys
 import zipfile
-import io
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from django.conf import settings  # noqa: E402
 if not settings.configured:
     settings.configure(
         DEBUG=False,
-        SECRET_KEY="magicguard-tests",
+        SECRET_KEY="magicguard-tests",  # noqa: S106 - test settings
         ALLOWED_HOSTS=["testserver"],
         ROOT_URLCONF=__name__,
         MIDDLEWARE=[],
@@ -125,7 +125,7 @@ def test_validator_serialises_for_migrations() -> None:
     assert v.deconstruct() == (  # type: ignore[attr-defined]
         "magicguard.integrations.django.UploadValidator", (),
         {"allow": ["image/*"], "max_size": "5 MiB"})
-    text, imports = MigrationWriter.serialize(v)
+    text, _imports = MigrationWriter.serialize(v)
     assert "UploadValidator(allow=['image/*'], max_size='5 MiB')" in text
     assert v == UploadValidator(allow=("image/*",), max_size=5 << 20)
     with pytest.raises(TypeError, match="not both"):

@@ -31,7 +31,7 @@ app = FastAPI()
 
 
 @app.post("/avatar")
-async def avatar(upload: CheckedUpload = Depends(upload_guard("image", allow=["image/*"]))) -> Any:
+async def avatar(upload: CheckedUpload = Depends(upload_guard("image", allow=["image/*"]))) -> Any:  # noqa: B008 - FastAPI declares dependencies in the signature
     position = upload.file.file.tell()
     data = await upload.file.read()
     return {"label": upload.verdict.label, "position": position,
@@ -122,7 +122,7 @@ def test_verify_upload_reads_only_the_head_and_tail() -> None:
     class Counting(io.BytesIO):
         read_bytes = 0
 
-        def read(self, n: "int | None" = -1) -> bytes:
+        def read(self, n: int | None = -1) -> bytes:
             data = super().read(n)
             Counting.read_bytes += len(data)
             return data

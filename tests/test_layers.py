@@ -56,7 +56,7 @@ def _target(path: Path, node: ast.ImportFrom, name: Optional[str] = None) -> Opt
             here = here[:len(here) - (node.level - 1)]
         parts = here + (node.module.split(".") if node.module else [])
     if name is not None:
-        parts = parts + [name]
+        parts = [*parts, name]
     return ".".join(parts)
 
 
@@ -121,11 +121,10 @@ def _private_reaches(path: Path, source: Optional[str] = None) -> list[str]:
                     found.append(f"{me}:{node.lineno} imports {alias.name} from {owner}")
             if source != me and _last(source) not in SHARED_PRIVATE:
                 imported[local] = source
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id in imported and _is_private(node.attr)):
-            found.append(f"{me}:{node.lineno} uses {node.value.id}.{node.attr} "
-                         f"({imported[node.value.id]})")
+    found.extend(f"{me}:{node.lineno} uses {node.value.id}.{node.attr} ({imported[node.value.id]})"
+                 for node in ast.walk(tree)
+                 if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                 and node.value.id in imported and _is_private(node.attr))
     return found
 
 

@@ -81,7 +81,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
     real = _lowlevel.open_handle
 
-    def spy(flags: int, database: Union[None, bytes, list[bytes]] = None, params: Any = (), *,
+    def spy(flags: int, database: Union[bytes, list[bytes], None] = None, params: Any = (), *,
             capture: bool = False, environ: bool = False) -> _lowlevel.Handle:
         calls.append((flags, database, capture, environ))
         return real(flags, database, params, capture=capture, environ=environ)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import os
 import random
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import magicguard.verdict
-
 from magicguard import Policy, inspect
 
 sys.path.insert(0, os.path.dirname(__file__))
-import verdict_corpus as corpus  # noqa: E402
+import verdict_corpus as corpus
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +83,7 @@ def test_max_size() -> None:
     assert not v.allowed and "too_large" in v.codes
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"allow": [3]}, ValueError, "allow: each pattern must be a non-empty str"),
     ({"allow": 3}, TypeError, "allow must be a list"),
     ({"max_size": -1}, ValueError, "max_size must not be negative"),
@@ -114,8 +112,8 @@ def test_policy_is_immutable_and_hashable() -> None:
 @pytest.mark.parametrize("text", [
     'allow = ["image/*", "pdf"]\nmax_size = "5 MiB"\nisolation = "thread"\ntimeout = 2.5\n',
     '[policy]\nallow = ["image/*", "pdf"]\nmax_size = 5242880\nisolation = "thread"\ntimeout = 2.5\n',
-    '[tool.magicguard.policy]\nallow = ["image/*", "pdf"]\nmax_size = "5MiB"\n'
-    'isolation = "thread"\ntimeout = 2.5\n',
+    ('[tool.magicguard.policy]\nallow = ["image/*", "pdf"]\nmax_size = "5MiB"\n'
+     'isolation = "thread"\ntimeout = 2.5\n'),
 ])
 def test_from_toml(tmp_path: Any, text: str) -> None:
     path = os.path.join(tmp_path, "policy.toml")
@@ -129,7 +127,7 @@ def test_from_toml_errors_name_the_file(tmp_path: Any) -> None:
     path = os.path.join(tmp_path, "bad.toml")
     with open(path, "w") as f:
         f.write("allow = [\n")
-    with pytest.raises(ValueError, match="bad.toml: not valid TOML"):
+    with pytest.raises(ValueError, match=r"bad\.toml: not valid TOML"):
         Policy.from_toml(path)
     with open(path, "w") as f:
         f.write("alow = ['image/*']\n")

@@ -24,9 +24,9 @@ from typing import Iterator
 import pytest
 
 import magicguard
+from conftest import file_brief_many, run_python
 from magicguard import Flags, Kind, Param, Pool, Result
 from magicguard._batch import classify
-from conftest import file_brief_many, run_python
 
 PDF = [b"%%PDF-1.%d\n" % i for i in range(10)]
 PDF_ANSWERS = [f"PDF document, version 1.{i}" for i in range(10)]
@@ -174,7 +174,7 @@ def test_pool_config_reaches_every_worker() -> None:
 def test_bad_configuration_raises_at_construction(tmp_path: Path) -> None:
     """A bad database fails Pool() itself, naming the file; bad workers too."""
     missing = tmp_path / "nope.mgc"
-    with pytest.raises(magicguard.DatabaseError, match="nope.mgc"):
+    with pytest.raises(magicguard.DatabaseError, match=r"nope\.mgc"):
         Pool(2, database=missing)
     with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
         Pool(0)
@@ -261,7 +261,7 @@ def test_map_errors_return_keeps_the_batch_going(pool2: Pool, tmp_path: Path) ->
     assert results[4].unwrap() == PDF_ANSWERS[1]
     with pytest.raises(FileNotFoundError):
         results[1].unwrap()
-    position, item, value, error = results[4]
+    position, _item, value, error = results[4]
     assert (position, value, error) == (4, PDF_ANSWERS[1], None)
 
 
@@ -454,9 +454,9 @@ def test_amap_errors_raise() -> None:
     async def main() -> list[str]:
         got = []
         with Pool(2) as pool:
-            with pytest.raises(FileNotFoundError):
+            with pytest.raises(FileNotFoundError):  # noqa: PT012 - the items answered before the raise are the point
                 async for d in pool.amap([PDF[0], "/nonexistent/x", PDF[1]]):
-                    got.append(d)
+                    got.append(d)  # noqa: PERF401 - a loop, so the items before the raise are kept
         return got
     assert asyncio.run(main()) == [PDF_ANSWERS[0]]
 

@@ -21,7 +21,7 @@ import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
-_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
+_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 _CLAIM = re.compile(r"^(?P<indent>\s*)(?P<code>\S.*?)\s{2,}# (?P<comment>.+)$")
 _LITERAL = re.compile(r"""^(b?'(?:[^'\\]|\\.)*'|\((?:[^()'"]|'(?:[^'\\]|\\.)*')*\)|True|False|None|-?\d+)""")
 
@@ -85,7 +85,7 @@ def test_readme_python_runs_as_written(tmp_path: Path) -> None:
     assert got.stderr == b"", "the README's code printed to stderr"
 
 
-@pytest.mark.parametrize("line, expected", [
+@pytest.mark.parametrize(("line", "expected"), [
     ("x = 1  # 'one'", None),                                # a statement: run, not checked
     ("f()  # 'ab...'", "'ab...'"),
     ("m[:4], g()   # (b'\\x7fELF', b'\\x7fELF'): copies", "(b'\\x7fELF', b'\\x7fELF')"),

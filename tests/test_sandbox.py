@@ -233,7 +233,7 @@ def test_item_errors_are_the_cookies(tmp_path: Path, leaks: LeakCheck) -> None:
 
 def test_bad_database_raises_at_construction(tmp_path: Path, leaks: LeakCheck) -> None:
     """A database the worker cannot load raises DatabaseError from Sandbox() itself."""
-    with pytest.raises(magicguard.DatabaseError, match="nope.mgc"):
+    with pytest.raises(magicguard.DatabaseError, match=r"nope\.mgc"):
         Sandbox(1, database=str(tmp_path / "nope.mgc"))
 
 
@@ -247,7 +247,7 @@ def test_timeout_kills_and_replaces_the_worker(slow_db: str, leaks: LeakCheck) -
     with Sandbox(1, database=slow_db, timeout=0.5) as sandbox:
         (old,) = sandbox.pids
         start = time.monotonic()
-        with pytest.raises(TimeoutError, match="more than 0.5 s") as caught:
+        with pytest.raises(TimeoutError, match=r"more than 0\.5 s") as caught:
             sandbox.identify(SLOW_INPUT)
         elapsed = time.monotonic() - start
         assert 0.5 <= elapsed < 5.0
@@ -312,9 +312,8 @@ def test_worker_dead_while_idle_costs_no_item(leaks: LeakCheck) -> None:
 def test_batch_with_failures_loses_nothing(slow_db: str, leaks: LeakCheck) -> None:
     """In one map, slow items time out and the rest are answered: every
     position exactly once, each with its own outcome."""
-    items: list[bytes] = []
-    for i in range(40):
-        items.append(SLOW_INPUT if i in (5, 23) else b"%PDF-1." + str(i % 8).encode() + b"\n")
+    items: list[bytes] = [SLOW_INPUT if i in (5, 23) else b"%PDF-1." + str(i % 8).encode() + b"\n"
+                          for i in range(40)]
     with Cookie(database=slow_db) as cookie, Sandbox(2, database=slow_db, timeout=0.5) as sandbox:
         results = list(sandbox.map(items, errors="return"))
         assert [r.position for r in results] == list(range(40))

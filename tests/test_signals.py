@@ -208,5 +208,5 @@ def body():
     c.flags = Flags.NONE
 storm(handler, body, 2)
 print(json.dumps(counts))
-""" % action, timeout=60)
+""" % action, timeout=60)  # noqa: UP031 - the template is Python source full of braces
     assert out == {"invalid": 0, "errors": 0}

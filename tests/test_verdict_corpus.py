@@ -16,7 +16,7 @@ import pytest
 from magicguard import inspect
 
 sys.path.insert(0, os.path.dirname(__file__))
-import verdict_corpus as corpus  # noqa: E402
+import verdict_corpus as corpus
 
 MISMATCH = {"extension_mismatch", "declared_type_mismatch", "multiple_formats"}
 

@@ -9,14 +9,14 @@ import os
 import subprocess
 import sys
 import zipfile
-from typing import Any, AsyncGenerator, AsyncIterator
+from typing import Any, AsyncGenerator
 
 import pytest
 
 from magicguard import Policy, ainspect, inspect
 
 sys.path.insert(0, os.path.dirname(__file__))
-import verdict_corpus as corpus  # noqa: E402
+import verdict_corpus as corpus
 
 # The child builds a 4 GiB input two ways -- a generator of 1 MiB chunks and a
 # seekable file-like object whose bytes are made on demand (no disk) -- with a
@@ -204,10 +204,10 @@ def test_ainspect_sources(kind: str) -> None:
 
 
 def test_sync_inspect_refuses_async_sources() -> None:
-    with pytest.raises(TypeError, match="use magicguard.ainspect"):
+    with pytest.raises(TypeError, match=r"use magicguard\.ainspect"):
         inspect(AsyncReader(b"x"))
     agen = _aiter(b"x")
-    with pytest.raises(TypeError, match="use magicguard.ainspect"):
+    with pytest.raises(TypeError, match=r"use magicguard\.ainspect"):
         inspect(agen)
     asyncio.run(agen.aclose())
 

@@ -28,7 +28,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-__all__ = ["Case", "build", "GENERATORS"]
+__all__ = ["GENERATORS", "Case", "build"]
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,6 @@ for its batches), ``Sandbox`` (the same in worker processes, with limits;
 
 from __future__ import annotations
 
-# typing is imported only by type checkers: at run time it costs ~40M
-# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 from ._helpers import from_buffer, from_file
 from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
 from ._lowlevel import default_database_path
@@ -29,17 +23,22 @@ from ._lowlevel import engine as libmagic_build
 from ._lowlevel import version as libmagic_version
 from ._version import __version__
 from .cookie import Cookie
-from .errors import (DatabaseError, FaultError, LimitError, LockError, MagicError, ReentrancyError,
-                     WorkerCrashed)
+from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, ReentrancyError, WorkerCrashed
 from .errors import TimeoutError as TimeoutError  # noqa: A004 - "as": re-exported for mypy, kept out of __all__
 from .flags import Flags, Param
 from .mapping import Mapping
 
+# typing is imported only by type checkers: at run time it costs ~40M
+# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 if TYPE_CHECKING:
     from ._batch import Kind, Result
+    from .policy import Policy
     from .pool import Pool
     from .sandbox import UNTRUSTED_PARAMS, Sandbox
-    from .policy import Policy
     from .verdict import Finding, Verdict, ainspect, inspect
 
 # Imported on first use (PEP 562): the batch machinery pulls in asyncio and
@@ -78,10 +77,11 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BUNDLED_LIBMAGIC",
+    "UNTRUSTED_PARAMS",
     "Cookie",
     "DatabaseError",
-    "Finding",
     "FaultError",
+    "Finding",
     "Flags",
     "Kind",
     "LimitError",
@@ -94,7 +94,6 @@ __all__ = [
     "ReentrancyError",
     "Result",
     "Sandbox",
-    "UNTRUSTED_PARAMS",
     "Verdict",
     "WorkerCrashed",
     "__version__",

@@ -80,14 +80,12 @@ from typing import (
     AsyncIterable,
     AsyncIterator,
     Callable,
-    Deque,
     Generator,
     Iterable,
     Iterator,
     Literal,
     NamedTuple,
     Optional,
-    Tuple,
     Union,
     overload,
 )
@@ -96,7 +94,7 @@ from ._validate import is_buffer, no_descriptor_hint
 from .cookie import Cookie
 from .mapping import Mapping
 
-__all__ = ["Kind", "Item", "Result", "ErrorMode", "BatchIdentifier", "classify", "identify_with"]
+__all__ = ["BatchIdentifier", "ErrorMode", "Item", "Kind", "Result", "classify", "identify_with"]
 
 Item = Any
 """What the batch methods take: a path, a descriptor or file object, or
@@ -221,7 +219,7 @@ class Result(NamedTuple):
         return self.value
 
 
-_Entry = Tuple[int, Item, "Future[str]"]
+_Entry = tuple[int, Item, "Future[str]"]
 
 
 def _failed(exc: BaseException) -> Future[str]:
@@ -235,7 +233,7 @@ def _outcome(index: int, item: Item, fut: Future[str]) -> Result:
         return Result(index, item, fut.result(), None)
     except concurrent.futures.CancelledError as exc:
         return Result(index, item, None, exc)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the item's failure becomes its Result
         return Result(index, item, None, exc)
 
 
@@ -280,7 +278,7 @@ class BatchIdentifier(abc.ABC):
         once closed), never for the item: those go into the Future.
         """
 
-    def _check_may_wait(self) -> None:
+    def _check_may_wait(self) -> None:  # noqa: B027 - a hook: executors whose workers may not wait override it
         """Raise RuntimeError if the calling thread must not wait for this
         executor's results (one of its own workers: it would wait for
         itself).  Called by ``identify`` and when ``map`` starts."""
@@ -368,7 +366,7 @@ class BatchIdentifier(abc.ABC):
 
     def _ordered(self, items: Iterator[Item], kind: Optional[Kind], window: int) -> Generator[Result, None, None]:
         self._check_may_wait()
-        pending: Deque[_Entry] = collections.deque()
+        pending: collections.deque[_Entry] = collections.deque()
         try:
             index = 0
             exhausted = False
@@ -449,7 +447,7 @@ class BatchIdentifier(abc.ABC):
                     kind: Optional[Kind], window: int) -> AsyncGenerator[Result, None]:
         source = _aiter(items)
         loop = asyncio.get_running_loop()
-        pending: Deque[tuple[_Entry, asyncio.Future[None]]] = collections.deque()
+        pending: collections.deque[tuple[_Entry, asyncio.Future[None]]] = collections.deque()
         done: asyncio.Queue[_Entry] = asyncio.Queue()
         running: dict[int, Future[str]] = {}
         try:
@@ -611,7 +609,7 @@ def serve(work_queue: queue.SimpleQueue[Any], identify: Callable[[Kind, Item], s
         if fut.set_running_or_notify_cancel():
             try:
                 result = identify(kind, item)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - handed to the Future, which raises it in the caller
                 fut.set_exception(exc)
                 del exc
             else:

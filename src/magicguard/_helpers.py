@@ -12,7 +12,7 @@ import threading
 from .cookie import Buffer, Cookie, StrPath
 from .flags import Flags
 
-__all__ = ["from_file", "from_buffer"]
+__all__ = ["from_buffer", "from_file"]
 
 
 class _PerThread(threading.local):

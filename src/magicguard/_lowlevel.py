@@ -32,14 +32,15 @@ the one way into C (tests/test_layers.py); splitting it would make two.
 from __future__ import annotations
 
 import os
+
+from ._native import ffi, lib
+from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
+
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Literal, Optional, Sequence, Union
-
-from ._native import ffi, lib
-from .errors import DatabaseError, FaultError, MagicError, ReentrancyError
 
 BUNDLED: bool = bool(lib.MG_BUNDLED)
 """True when libmagic is the bundled static build, False for the system one."""
@@ -144,7 +145,7 @@ class Handle:
     gets ``ReentrancyError``, never a deadlock.
     """
 
-    __slots__ = ("_h", "_closed", "_keepalive", "_spare", "_error", "_errno", "messages")
+    __slots__ = ("_closed", "_errno", "_error", "_h", "_keepalive", "_spare", "messages")
 
     def __init__(self, flags: int, capture: bool = False) -> None:
         """``capture``: what libmagic prints to stderr while loading,
@@ -499,7 +500,7 @@ def default_database(environ: bool = False) -> Optional[bytes]:
     return None if default is None else os.fsencode(default)
 
 
-def load_database(handle: Handle, database: Union[None, bytes, Sequence[bytes]],
+def load_database(handle: Handle, database: Union[bytes, Sequence[bytes], None],
                   environ: bool = False) -> None:
     """Load ``database`` into ``handle``, replacing what it had.
 
@@ -524,7 +525,7 @@ def load_database(handle: Handle, database: Union[None, bytes, Sequence[bytes]],
         handle.load_buffers(database)
 
 
-def open_handle(flags: int, database: Union[None, bytes, Sequence[bytes]] = None,
+def open_handle(flags: int, database: Union[bytes, Sequence[bytes], None] = None,
                 params: Iterable[tuple[int, int]] = (), *, capture: bool = False,
                 environ: bool = False) -> Handle:
     """A new ``Handle`` with ``flags``, ``params`` set and ``database`` loaded

@@ -27,10 +27,19 @@ from typing import Any, Optional
 from . import _sandbox_protocol as proto
 from ._lowlevel import decode
 from ._sandbox_protocol import rebuild_exception
-from .errors import TimeoutError, WorkerCrashed
+from .errors import TimeoutError, WorkerCrashed  # noqa: A004 - magicguard's TimeoutError (a subclass of the builtin) is the one raised
 
-__all__ = ["Segment", "WorkerProcess", "Slots", "Dead", "Expired", "START_TIMEOUT",
-           "EXIT_TIMEOUT", "MAX_REPLY", "MIN_SEGMENT"]
+__all__ = [
+    "EXIT_TIMEOUT",
+    "MAX_REPLY",
+    "MIN_SEGMENT",
+    "START_TIMEOUT",
+    "Dead",
+    "Expired",
+    "Segment",
+    "Slots",
+    "WorkerProcess",
+]
 
 #: How long a new worker may take to start (interpreter, import, database).
 START_TIMEOUT = 60.0
@@ -113,7 +122,7 @@ class WorkerProcess:
         code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
                 f"from magicguard._sandbox_worker import main; main()")
         try:
-            blob = pickle.dumps((child.fileno(), *pickle.loads(config)))
+            blob = pickle.dumps((child.fileno(), *pickle.loads(config)))  # noqa: S301 - the parent's own pickled configuration, never a worker's reply
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, pass_fds=(child.fileno(),), close_fds=True,
@@ -156,7 +165,7 @@ class WorkerProcess:
                 with memoryview(header + bytes(payload)) as rest:
                     self.sock.sendall(rest[sent:], _NOSIGNAL)
         except (BrokenPipeError, ConnectionError) as exc:
-            raise Dead() from exc
+            raise Dead from exc
 
     def receive(self, deadline: Optional[float]) -> tuple[bytes, bytes]:
         """One reply (op, payload); ``Expired`` past ``deadline``, ``Dead``
@@ -172,16 +181,16 @@ class WorkerProcess:
             else:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise Expired()
+                    raise Expired
                 self.sock.settimeout(remaining)
             try:
                 n = self.sock.recv_into(memoryview(buf)[got:need if header_done else len(buf)])
             except socket.timeout:
-                raise Expired() from None
+                raise Expired from None
             except ConnectionError as exc:
-                raise Dead() from exc
+                raise Dead from exc
             if n == 0:
-                raise Dead()
+                raise Dead
             got += n
             if not header_done and got >= proto.HEADER.size:
                 op, length = proto.HEADER.unpack_from(buf)

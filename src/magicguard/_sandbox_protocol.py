@@ -115,7 +115,7 @@ def rebuild_exception(fields: Any) -> Exception:
                    path=path if isinstance(path, str) else None)
     if name in _ERROR_TYPES:
         return _ERROR_TYPES[name](message)
-    if name == "OSError" or name.endswith("Error") and err:
+    if name == "OSError" or (name.endswith("Error") and err):
         strerror = fields.get("strerror")
         filename = fields.get("filename")
         if err and isinstance(strerror, str):

@@ -15,10 +15,26 @@ import sys
 from typing import Any, Optional
 
 from . import _lowlevel
-from ._sandbox_protocol import (EXIT_CONFIG, EXIT_MEMORY, HEADER, KEEP_SEGMENT, LENGTH, MAX_FDS,
-                                MAX_REQUEST, OP_BUFFER, OP_DESCRIPTOR, OP_PATH, OP_SHARED,
-                                REPLY_ERROR, REPLY_MEMORY, REPLY_OK, REPLY_READY,
-                                encode_exception, is_out_of_memory)
+from ._sandbox_protocol import (
+    EXIT_CONFIG,
+    EXIT_MEMORY,
+    HEADER,
+    KEEP_SEGMENT,
+    LENGTH,
+    MAX_FDS,
+    MAX_REQUEST,
+    OP_BUFFER,
+    OP_DESCRIPTOR,
+    OP_PATH,
+    OP_SHARED,
+    REPLY_ERROR,
+    REPLY_MEMORY,
+    REPLY_OK,
+    REPLY_READY,
+    encode_exception,
+    is_out_of_memory,
+)
+
 
 def _no_new_privs() -> None:
     """``prctl(PR_SET_NO_NEW_PRIVS, 1)``: nothing this process executes
@@ -119,7 +135,7 @@ class _Server:
             op, payload, fds = request
             try:
                 result = self.handle(op, payload, fds)
-            except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+            except BaseException as exc:  # every failure goes back to the caller
                 if is_out_of_memory(exc):
                     _send(self.sock, REPLY_MEMORY, encode_exception(exc))
                     os._exit(EXIT_MEMORY)
@@ -138,9 +154,9 @@ def main() -> None:
     import resource
 
     try:
-        sock_fd, flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)
-    except Exception as exc:  # noqa: BLE001
-        print(f"magicguard sandbox worker: bad configuration: {exc!r}", file=sys.stderr)
+        sock_fd, flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)  # noqa: S301 - the configuration the parent wrote to this worker's stdin
+    except Exception as exc:  # noqa: BLE001 - any failure to read the configuration is reported by the exit status
+        print(f"magicguard sandbox worker: bad configuration: {exc!r}", file=sys.stderr)  # noqa: T201 - the one line a worker prints: why its configuration was refused
         os._exit(EXIT_CONFIG)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass
 from typing import Any, AsyncIterable, Iterable, Optional
 
-__all__ = ["Sample", "TAIL_SIZE", "CHUNK", "sample", "asample", "is_async_source", "source_name"]
+__all__ = ["CHUNK", "TAIL_SIZE", "Sample", "asample", "is_async_source", "sample", "source_name"]
 
 #: The tail kept: a ZIP end-of-central-directory record (22 bytes) with the
 #: longest comment (65535 bytes), and some slack.

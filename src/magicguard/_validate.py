@@ -29,10 +29,25 @@ if TYPE_CHECKING:
     from typing import Any, Mapping, Optional, Sequence
 
 __all__ = [
-    "fspath", "is_buffer", "contiguous", "nbytes", "check_max_size", "check_descriptor",
-    "refuse_larger", "descriptor_of", "align_offset", "no_descriptor_hint", "check_flags",
-    "check_param", "check_param_value", "check_params", "check_database",
-    "precheck_database_files", "precheck_database_file", "default_workers", "check_workers",
+    "align_offset",
+    "check_database",
+    "check_descriptor",
+    "check_flags",
+    "check_max_size",
+    "check_param",
+    "check_param_value",
+    "check_params",
+    "check_workers",
+    "contiguous",
+    "default_workers",
+    "descriptor_of",
+    "fspath",
+    "is_buffer",
+    "nbytes",
+    "no_descriptor_hint",
+    "precheck_database_file",
+    "precheck_database_files",
+    "refuse_larger",
 ]
 
 _ALL_FLAGS = 0

@@ -17,25 +17,37 @@ import os
 import stat
 import threading
 import weakref
+
+from . import _lowlevel
+from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
+from ._lowlevel import Handle, HandleLost, _h_buffer, _new_result, _unpack, decode
+from ._validate import (
+    align_offset,
+    check_database,
+    check_descriptor,
+    check_flags,
+    check_max_size,
+    check_param,
+    check_param_value,
+    check_params,
+    descriptor_of,
+    fspath,
+    nbytes,
+    precheck_database_files,
+    refuse_larger,
+)
+from ._validate import contiguous as as_contiguous
+from .errors import DatabaseError, FaultError
+from .flags import Flags, Param
+from .mapping import Mapping as _Mapping
+
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
-from . import _lowlevel
-from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
-from ._lowlevel import Handle, HandleLost, _h_buffer, _new_result, _unpack, decode
-from .errors import DatabaseError, FaultError
-from .flags import Flags, Param
-from .mapping import Mapping as _Mapping
-from ._validate import contiguous as as_contiguous
-from ._validate import (align_offset, check_database, check_descriptor, check_flags,
-                        check_max_size, check_param, check_param_value, check_params,
-                        descriptor_of, fspath, nbytes, precheck_database_files,
-                        refuse_larger)
-
-__all__ = ["Cookie", "Database", "StrPath", "Buffer"]
+__all__ = ["Buffer", "Cookie", "Database", "StrPath"]
 
 if TYPE_CHECKING:
     StrPath = Union[str, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -60,7 +72,7 @@ if TYPE_CHECKING:
 _CLOSED = "I/O operation on closed Cookie"
 
 #: Every open Cookie, for the fork child (``_after_fork_in_child``).
-_LIVE: "weakref.WeakSet[Cookie]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Cookie] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -83,7 +95,7 @@ class _Config:
     """What a Cookie was asked for, enough to build it again (after a fault,
     in another process)."""
 
-    __slots__ = ("flags", "database", "params")
+    __slots__ = ("database", "flags", "params")
 
     def __init__(self, flags: int, database: tuple[str, tuple[Any, ...]], params: dict[Param, int]):
         self.flags = flags
@@ -144,7 +156,7 @@ class Cookie:
     # -- construction ------------------------------------------------------
 
     @classmethod
-    def _database_arg(cls, database: tuple[str, tuple[Any, ...]]) -> Union[None, bytes, list[bytes]]:
+    def _database_arg(cls, database: tuple[str, tuple[Any, ...]]) -> Union[bytes, list[bytes], None]:
         """``database`` as ``_lowlevel.load_database`` takes it, after the
         checks libmagic would make noisily (paths only)."""
         kind, items = database
@@ -468,7 +480,7 @@ class Cookie:
             self._load(self._live(), db)
             self._config.database = db
 
-    def _paths_arg(self, paths: Union[None, StrPath, Iterable[StrPath]]) -> tuple[Optional[bytes], Optional[str]]:
+    def _paths_arg(self, paths: Union[StrPath, Iterable[StrPath], None]) -> tuple[Optional[bytes], Optional[str]]:
         if paths is None:
             return None, None
         if isinstance(paths, (str, os.PathLike)):
@@ -511,7 +523,7 @@ class Cookie:
         with self._lock:
             self._live().database_action("compile", raw, display)
 
-    def check(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> bool:
+    def check(self, paths: Union[StrPath, Sequence[StrPath], None] = None) -> bool:
         """Check that magic files parse (``file -c``): True if they do.
 
         What libmagic says about them (its warnings, one per problem) is in
@@ -532,7 +544,7 @@ class Cookie:
                 return False
         return True
 
-    def list(self, paths: Union[None, StrPath, Sequence[StrPath]] = None) -> None:
+    def list(self, paths: Union[StrPath, Sequence[StrPath], None] = None) -> None:
         """Print the rules of magic files with their strengths (``file -l``) to stdout."""
         raw, display = self._paths_arg(paths)
         with self._lock:

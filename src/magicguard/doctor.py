@@ -228,9 +228,8 @@ def _judge(facts: dict[str, Any]) -> list[str]:
         got = sample["error"] or f"{sample['buffer']!r} / {sample['mime']!r}"
         problems.append(f"the sample PDF was not identified as {SAMPLE_DESCRIPTION!r} / "
                         f"{SAMPLE_MIME!r}: {got}")
-    for key in ("installed", "on_top"):
-        if facts["sigbus_trap"].get(key) is False:
-            problems.append(f"the SIGBUS handler is not {key.replace('_', ' ')}")
+    problems.extend(f"the SIGBUS handler is not {key.replace('_', ' ')}"
+                    for key in ("installed", "on_top") if facts["sigbus_trap"].get(key) is False)
     if "error" in facts["sigbus_trap"]:
         problems.append(f"the SIGBUS handler cannot be queried: {facts['sigbus_trap']['error']}")
     return problems

@@ -9,14 +9,22 @@ also derive from a builtin let callers catch whichever they know.
 from __future__ import annotations
 
 import builtins
+
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-__all__ = ["MagicError", "DatabaseError", "FaultError", "LimitError", "LockError", "TimeoutError",
-           "WorkerCrashed"]
+__all__ = [
+    "DatabaseError",
+    "FaultError",
+    "LimitError",
+    "LockError",
+    "MagicError",
+    "TimeoutError",
+    "WorkerCrashed",
+]
 
 
 class MagicError(Exception):
@@ -61,7 +69,7 @@ class DatabaseError(MagicError):
             are also in the message. Empty when there were none.
     """
 
-    messages: list[str] = []
+    messages: list[str] = []  # noqa: RUF012 - never mutated: the raw layer assigns each exception its own list
 
 
 def _restore(cls: type[MagicError], message: str, state: dict[str, object]) -> MagicError:
@@ -97,7 +105,7 @@ class LimitError(MagicError):
 
 
 # OSError declares errno as a slot, MagicError as an int attribute: the same int at runtime.
-class TimeoutError(MagicError, builtins.TimeoutError):  # type: ignore[misc]  # noqa: A001
+class TimeoutError(MagicError, builtins.TimeoutError):  # type: ignore[misc]  # noqa: A001 - by design: it is also a builtins.TimeoutError
     """Identifying one item took longer than the ``Sandbox``'s ``timeout``.
 
     The worker that held the item was killed and replaced.  Also a builtin

@@ -13,7 +13,7 @@ import enum
 
 from ._lowlevel import SIZE_MAX, constant
 
-__all__ = ["Flags", "Param", "PARAM_LIMITS"]
+__all__ = ["PARAM_LIMITS", "Flags", "Param"]
 
 
 class Flags(enum.IntFlag):
@@ -59,7 +59,8 @@ class Flags(enum.IntFlag):
     EXTENSION = constant("MAGIC_EXTENSION")
     """``MAGIC_EXTENSION``: a slash-separated list of extensions (``file --extension``)."""
     COMPRESS_TRANSP = constant("MAGIC_COMPRESS_TRANSP")
-    """``MAGIC_COMPRESS_TRANSP``: with ``COMPRESS``, report what is inside without the compression (``file -Z`` sets both)."""
+    """``MAGIC_COMPRESS_TRANSP``: with ``COMPRESS``, report what is inside without the compression
+    (``file -Z`` sets both)."""
     NO_COMPRESS_FORK = constant("MG_NO_COMPRESS_FORK")
     """``MAGIC_NO_COMPRESS_FORK``: never start a decompressor process (libmagic >= 5.44).
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 from typing import Optional
 
 __all__ = [
-    "LABELS",
-    "EXTENSIONS",
     "ARCHIVES",
     "EXECUTABLES",
+    "EXTENSIONS",
+    "LABELS",
     "SCRIPTS",
     "ZIP_FAMILY",
-    "label_for",
     "extensions_for",
+    "label_for",
     "labels_for_extension",
     "normalize_mime",
 ]
@@ -279,7 +279,7 @@ _ALIASES: dict[str, str] = {}
 _BY_EXTENSION: dict[str, tuple[str, ...]] = {}
 for _label, _exts in EXTENSIONS.items():
     for _ext in _exts:
-        _BY_EXTENSION[_ext] = _BY_EXTENSION.get(_ext, ()) + (_label,)
+        _BY_EXTENSION[_ext] = (*_BY_EXTENSION.get(_ext, ()), _label)
 
 
 def normalize_mime(mime: str) -> str:

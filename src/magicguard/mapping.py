@@ -28,14 +28,15 @@ import sys
 import threading
 import weakref
 from contextlib import contextmanager
+
+from . import _lowlevel
+from .errors import LimitError, LockError
+
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, Callable, Iterator, Optional, Union, overload
-
-from . import _lowlevel
-from .errors import LimitError, LockError
 
 __all__ = ["Mapping"]
 
@@ -109,7 +110,7 @@ def _oserror(exc: OSError, display: str) -> OSError:
 
 
 #: Every open Mapping, for the fork child.
-_LIVE: "weakref.WeakSet[Mapping]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Mapping] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -143,8 +144,17 @@ class Mapping:
     ``flock``) until closed.
     """
 
-    __slots__ = ("_lock", "_users", "_address", "_length", "_fd", "_path", "_loaded",
-                 "_identify_lock", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_address",
+        "_fd",
+        "_identify_lock",
+        "_length",
+        "_loaded",
+        "_lock",
+        "_path",
+        "_users",
+    )
 
     _lock: threading.RLock
     _identify_lock: threading.RLock
@@ -536,7 +546,7 @@ class Mapping:
         try:
             if getattr(self, "_fd", None) is not None:
                 self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - __del__ is best effort: nothing to report to
             pass
 
     def __repr__(self) -> str:

@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union
 
-__all__ = ["Policy", "Isolation", "FINDING_CODES", "DEFAULT_REFUSING"]
+__all__ = ["DEFAULT_REFUSING", "FINDING_CODES", "Isolation", "Policy"]
 
 Isolation = Literal["process", "thread", "none"]
 """Where libmagic runs for a verdict: a ``Sandbox`` worker process, a ``Pool``

@@ -15,11 +15,10 @@ import threading
 import weakref
 from typing import Any, Mapping, Optional, Union
 
-from ._batch import (BatchIdentifier, Future, Item, Kind, cancel_queued, identify_with, join_others,
-                     serve)
+from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, identify_with, join_others, serve
+from ._validate import check_workers, default_workers
 from .cookie import Cookie, Database
 from .flags import Flags, Param
-from ._validate import check_workers, default_workers
 
 __all__ = ["Pool", "default_workers"]
 
@@ -37,7 +36,7 @@ _current = _Current()
 
 
 #: Every Pool's state, for the fork child (``_after_fork_in_child``).
-_LIVE: "weakref.WeakSet[_Workers]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[_Workers] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:

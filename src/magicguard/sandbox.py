@@ -47,14 +47,25 @@ from typing import Any, Mapping, Optional, Union
 from . import _sandbox_protocol as proto
 from ._batch import BatchIdentifier, Future, Item, Kind, cancel_queued, join_others, serve
 from ._sandbox_process import MIN_SEGMENT, Segment, Slots
-from ._validate import (align_offset, check_database, check_descriptor, check_flags,
-                        check_max_size, check_params, check_workers, contiguous,
-                        default_workers, descriptor_of, fspath, no_descriptor_hint,
-                        refuse_larger)
+from ._validate import (
+    align_offset,
+    check_database,
+    check_descriptor,
+    check_flags,
+    check_max_size,
+    check_params,
+    check_workers,
+    contiguous,
+    default_workers,
+    descriptor_of,
+    fspath,
+    no_descriptor_hint,
+    refuse_larger,
+)
 from .cookie import Database
 from .flags import Flags, Param
 
-__all__ = ["Sandbox", "UNTRUSTED_PARAMS", "INLINE_MAX"]
+__all__ = ["INLINE_MAX", "UNTRUSTED_PARAMS", "Sandbox"]
 
 INLINE_MAX = 32 << 10
 """Data up to this many bytes is sent through the socket; larger data goes
@@ -298,7 +309,7 @@ class Sandbox(BatchIdentifier):
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
                 raise TypeError(f"timeout must be a number of seconds or None, "
                                 f"not {type(timeout).__name__}")
-            if not timeout > 0 or timeout != timeout or timeout == float("inf"):
+            if not timeout > 0 or timeout != timeout or timeout == float("inf"):  # noqa: PLR0124 - NaN is the one value unequal to itself
                 raise ValueError(f"timeout must be a positive, finite number of seconds, "
                                  f"got {timeout!r}")
         if memory_limit is not None:

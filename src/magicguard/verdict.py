@@ -68,7 +68,7 @@ from . import labels as _labels
 from ._stream import Sample, asample, is_async_source, sample, source_name
 from .policy import Policy
 
-__all__ = ["inspect", "ainspect", "Verdict", "Finding", "Inner", "Format"]
+__all__ = ["Finding", "Format", "Inner", "Verdict", "ainspect", "inspect"]
 
 _DEFAULT_POLICY: Optional[Policy] = None
 
@@ -340,7 +340,7 @@ class _Data:
     @property
     def end(self) -> bytes:
         """The last bytes read (the tail, or the head when it holds everything)."""
-        return self.tail if self.tail else self.head
+        return self.tail or self.head
 
     @property
     def end_offset(self) -> int:
@@ -465,7 +465,7 @@ def _container_start(d: _Data, label: str) -> Optional[int]:
             if _plausible_local_header(head, at):
                 return at
             at = head.find(_ZIP_LOCAL, at + 1)
-        return end_at if end_at else None
+        return end_at or None
     if label == "pdf":
         m = _PDF_HEADER.search(head)
         return m.start() if m is not None and m.start() > 0 else None
@@ -498,7 +498,7 @@ def _head_format(d: _Data, engine: _Engine, label: str) -> Optional[tuple[int, F
                          f"{label} at offset {start}")
 
 
-def _first(d: _Data, pattern: "re.Pattern[bytes]", skip_start: bool = False) -> Optional[int]:
+def _first(d: _Data, pattern: re.Pattern[bytes], skip_start: bool = False) -> Optional[int]:
     """The input offset of the first match of ``pattern`` in the bytes read (past
     offset 0 with ``skip_start``); one linear scan, no list of every match."""
     for region, base in d.regions():
@@ -526,7 +526,7 @@ def _guess_label(ext: str) -> tuple[Optional[str], str]:
 
 
 def _default_policy() -> Policy:
-    global _DEFAULT_POLICY
+    global _DEFAULT_POLICY  # noqa: PLW0603 - built on first use, so importing costs no Policy()
     if _DEFAULT_POLICY is None:
         _DEFAULT_POLICY = Policy()
     return _DEFAULT_POLICY
@@ -760,7 +760,7 @@ def _judge(s: Sample, engine: _Engine, name: Optional[str], declared: Optional[s
         extensions=extensions, label=label, matches=matches, inner=inner,
         formats=tuple(formats), findings=tuple(findings + refusals), allowed=allowed,
         reasons=tuple(reasons), basis=basis,
-        position_restored=s.position_restored if s.position_restored else None)
+        position_restored=s.position_restored or None)
 
 
 def _prepare(source: Any, filename: object, declared_type: object,

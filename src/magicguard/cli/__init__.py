@@ -51,7 +51,7 @@ from typing import Optional
 from .command import Exit, Run
 from .progress import PROGRESS_MIN_INPUTS
 
-__all__ = ["main", "PROGRESS_MIN_INPUTS"]
+__all__ = ["PROGRESS_MIN_INPUTS", "main"]
 
 
 def _quiet_stdout() -> None:

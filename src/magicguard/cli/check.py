@@ -72,7 +72,7 @@ def _judge(path: str, policy: Policy) -> tuple[str, Optional[Verdict], Optional[
         return path, inspect(path, policy=policy), None
     except (OSError, ValueError, TypeError) as exc:
         return path, None, str(exc)
-    except Exception as exc:  # a worker crash or timeout: this file fails, the rest go on
+    except Exception as exc:  # noqa: BLE001 - a worker crash or timeout: this file fails, the rest go on
         return path, None, f"{type(exc).__name__}: {exc}"
 
 

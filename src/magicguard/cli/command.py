@@ -106,10 +106,12 @@ class Run:
             sys.stderr.write(text)
 
     def fail(self, message: str, err: int = 0) -> NoReturn:
+        """Report ``message`` as file(1) does, then end the run with status 1."""
         self.warn(message, err)
         raise Exit(1)
 
     def usage(self) -> NoReturn:
+        """Print the usage message to standard error and end the run with status 1."""
         text = USAGE.format(p=PROG)
         stream = getattr(sys.stderr, "buffer", None)
         if stream is not None:
@@ -122,14 +124,17 @@ class Run:
     # -- tables that depend on the libmagic version -----------------------
 
     def tests(self) -> list[Test]:
+        """The ``-e`` test names this libmagic knows."""
         return [t for t in TESTS if self.version >= t.since]
 
     def param_table(self) -> list[Limit]:
+        """The ``-P`` parameters this libmagic knows."""
         return [p for p in LIMITS if self.version >= p.since]
 
     # -- the options -------------------------------------------------------
 
     def run(self) -> int:
+        """Scan the options, act on them, identify the operands; returns the exit status."""
         operands: list[bytes] = []
         for event in scan(self.words, SHORT, LONG, posixly_correct=self.posixly):
             if isinstance(event, Operand):
@@ -161,6 +166,7 @@ class Run:
 
     @property
     def raw(self) -> bool:
+        """Whether names and answers are printed raw (``-r``)."""
         flags = self.settings.flags if self.settings is not None else self.flags
         return bool(flags & Flags.RAW)
 
@@ -265,6 +271,7 @@ class Run:
     # -- loading -----------------------------------------------------------
 
     def current_settings(self) -> Settings:
+        """The loaded settings with the ``-P`` parameters given so far."""
         assert self.settings is not None
         table = {p.name: p for p in self.param_table()}
         params = tuple(
@@ -316,6 +323,7 @@ class Run:
         self.worker = Worker(settings, handle)
 
     def finish(self) -> int:
+        """Flush standard output and return the exit status (a failed flush raises, for main())."""
         # A failed flush (ENOSPC, EIO) goes to main(), which names it and
         # quiets stdout.  Caught here, the output left in the buffer failed
         # the interpreter's own flush at exit instead: status 120 and
@@ -327,6 +335,7 @@ class Run:
     # -- identification ----------------------------------------------------
 
     def line_format(self) -> LineFormat:
+        """How each answer line is laid out, from the options."""
         return LineFormat(
             brief=bool(self.brief),
             no_pad=bool(self.no_pad) or self.recursive,
@@ -397,6 +406,7 @@ class Run:
         return self.process(names, width, False, len(names))
 
     def style_width(self, name: bytes) -> int:
+        """The printed width of a file name in the current locale."""
         return locale_name_style(self.raw).width(name)
 
 

@@ -18,7 +18,7 @@ import os
 import signal
 import stat
 import threading
-from typing import Callable, Deque, Iterable, Iterator, Optional, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 from .. import _lowlevel
 from ..errors import MagicError
@@ -49,7 +49,7 @@ class Settings(Record):
     loaded database); ``params`` may differ between batches.
     """
 
-    __slots__ = ("flags", "database", "params", "mime_flags", "lenient_flags")
+    __slots__ = ("database", "flags", "lenient_flags", "mime_flags", "params")
     flags: int
     database: Optional[bytes]
     params: tuple[tuple[int, int], ...]
@@ -241,7 +241,7 @@ def _on_stdin_pipe(data: bytes, ask: Callable[[], tuple[Optional[bytes], Optiona
 class _Slot:
     """One batch's answers, filled by a worker thread, read in input order."""
 
-    __slots__ = ("done", "results", "failure")
+    __slots__ = ("done", "failure", "results")
 
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -283,7 +283,7 @@ def off_main_thread(call: Callable[[], _T]) -> _T:
     def run() -> None:
         try:
             outcome.append((True, call()))
-        except BaseException as exc:  # handed to the waiting thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome.append((False, exc))
         finally:
             done.set()
@@ -319,7 +319,7 @@ def identify_all(
     output, so memory stays flat.
     """
     jobs = max(1, jobs)
-    tasks: "SimpleQueue[_Task]" = SimpleQueue()
+    tasks: SimpleQueue[_Task] = SimpleQueue()
     spare = [first]
     spare_lock = threading.Lock()
 
@@ -338,13 +338,13 @@ def identify_all(
                 for settings, item in batch:
                     worker.apply(settings)
                     slot.results.append(worker.identify(item))
-            except BaseException as exc:  # handed to the reading thread
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
                 slot.failure = exc
             finally:
                 slot.done.set()
 
     threads: list[threading.Thread] = []
-    pending: Deque[_Slot] = collections.deque()
+    pending: collections.deque[_Slot] = collections.deque()
     window = jobs * 4
 
     def submit(batch: list[tuple[Settings, Item]]) -> None:

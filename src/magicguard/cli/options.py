@@ -30,8 +30,23 @@ from typing import Iterator, Optional, Sequence, Union
 from ..flags import Flags, Param
 from .record import Record
 
-__all__ = ["LIMITS", "LONG", "Limit", "LongOption", "Option", "Operand", "PROG", "Problem", "SHORT",
-           "TESTS", "Test", "USAGE", "atoi_strict", "help_text", "scan"]
+__all__ = [
+    "LIMITS",
+    "LONG",
+    "PROG",
+    "SHORT",
+    "TESTS",
+    "USAGE",
+    "Limit",
+    "LongOption",
+    "Operand",
+    "Option",
+    "Problem",
+    "Test",
+    "atoi_strict",
+    "help_text",
+    "scan",
+]
 
 PROG = "magicguard"
 """The name messages begin with."""
@@ -40,7 +55,7 @@ PROG = "magicguard"
 class LongOption(Record):
     """One ``--name``: whether it takes an argument and the key it yields."""
 
-    __slots__ = ("name", "takes_argument", "key")
+    __slots__ = ("key", "name", "takes_argument")
     name: str
     takes_argument: bool
     key: str
@@ -54,7 +69,7 @@ class LongOption(Record):
 class Option(Record):
     """An option found on the command line, with its argument if it takes one."""
 
-    __slots__ = ("key", "argument")
+    __slots__ = ("argument", "key")
     key: str
     argument: bytes | None
 
@@ -242,7 +257,7 @@ USAGE = (
 class Test(Record):
     """A test ``-e`` can switch off, and the first libmagic that has it."""
 
-    __slots__ = ("name", "flag", "since")
+    __slots__ = ("flag", "name", "since")
     name: str
     flag: int
     since: int
@@ -256,7 +271,7 @@ class Test(Record):
 class Limit(Record):
     """A ``-P`` limit: name, libmagic tag, help text, upper bound, first version."""
 
-    __slots__ = ("name", "tag", "description", "maximum", "since")
+    __slots__ = ("description", "maximum", "name", "since", "tag")
     name: str
     tag: Param
     description: str
@@ -311,13 +326,13 @@ LIMITS = (
 def atoi_strict(text: bytes) -> Optional[int]:
     """A plain decimal integer, or None."""
     stripped = text.strip(b" \t")
-    body = stripped[1:] if stripped[:1] in (b"+",) else stripped
+    body = stripped[1:] if stripped[:1] == b"+" else stripped
     if not body or not body.isdigit():
         return None
     return int(body)
 
 
-def help_text(tests_in: Sequence["Test"], limits: Sequence["Limit"], defaults: dict[str, int],
+def help_text(tests_in: Sequence[Test], limits: Sequence[Limit], defaults: dict[str, int],
               posixly: bool) -> str:
     """file(1)'s --help for this libmagic (its ``tests``, its ``limits`` and
     their ``defaults``), then magicguard's own options."""

@@ -23,7 +23,6 @@ import sys
 from typing import BinaryIO, Callable, Optional, cast
 
 from .. import _lowlevel
-
 from .record import Record
 
 __all__ = ["LineFormat", "NameStyle", "Result", "Writer", "json_line", "line", "locale_name_style",
@@ -52,7 +51,7 @@ class NameStyle(Record):
         self.codec = codec
         self.raw = raw
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019 - keyed by the NameStyle (codec, raw): a run makes one or two
     def _decoder(self) -> Callable[[bytes], str]:
         info = codecs.lookup(self.codec)
         return lambda data: info.decode(data, "surrogateescape")[0]
@@ -111,7 +110,7 @@ class Result(Record):
     reason a directory could not be walked.  ``mime`` is filled for --json.
     """
 
-    __slots__ = ("name", "text", "error", "mime")
+    __slots__ = ("error", "mime", "name", "text")
     name: bytes
     text: Optional[bytes]
     error: Optional[bytes]
@@ -192,7 +191,7 @@ class LineFormat(Record):
     options given before it; this is a snapshot taken at that point.
     """
 
-    __slots__ = ("brief", "no_pad", "nul", "separator", "json", "style")
+    __slots__ = ("brief", "json", "no_pad", "nul", "separator", "style")
     brief: bool
     no_pad: bool
     nul: int
@@ -218,6 +217,7 @@ class Writer:
         self.unbuffered = unbuffered
 
     def write(self, data: bytes) -> None:
+        """Write ``data``; flush it at once with ``-n``."""
         self.stream.write(data)
         if self.unbuffered:
             self.stream.flush()
@@ -235,6 +235,7 @@ class _Closed(io.RawIOBase):
 
 
 def stdout() -> BinaryIO:
+    """Standard output as bytes, or a stream whose every write fails when there is none."""
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:
         return cast(BinaryIO, _Closed())

@@ -41,7 +41,7 @@ class Record:
         """A copy with the fields in ``changes`` replaced."""
         unknown = set(changes) - set(self.__slots__)
         if unknown:
-            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+            raise TypeError(f"{type(self).__name__} has no field {min(unknown)!r}")
         copy = object.__new__(type(self))
         for name in self.__slots__:
             object.__setattr__(copy, name, changes.get(name, getattr(self, name)))

@@ -77,7 +77,7 @@ def _walk_dir(
         yield listing
         return
     ancestors.add(ident)
-    stack: list[tuple[tuple[int, int], Iterator["os.DirEntry[bytes]"], bytes]] = [
+    stack: list[tuple[tuple[int, int], Iterator[os.DirEntry[bytes]], bytes]] = [
         (ident, iter(listing), top)
     ]
     try:
@@ -117,7 +117,7 @@ def _walk_dir(
             ancestors.discard(key_here)
 
 
-def _listing(top: bytes, scandir: ScanDir) -> Union[list["os.DirEntry[bytes]"], WalkError]:
+def _listing(top: bytes, scandir: ScanDir) -> Union[list[os.DirEntry[bytes]], WalkError]:
     """The entries of directory ``top`` sorted by name, or why they cannot be read."""
     try:
         with scandir(top) as it:

@@ -69,6 +69,7 @@ class UploadValidator:
                 fileobj.seek(position, io.SEEK_SET)
 
     def __call__(self, value: Any) -> None:
+        """Raise ValidationError (one per reason) unless the upload is allowed."""
         verdict = self.verdict(value)
         if verdict.allowed:
             return

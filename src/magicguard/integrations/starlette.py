@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException
 from ..policy import Policy
 from ..verdict import Verdict, ainspect
 
-__all__ = ["verify_upload", "upload_guard", "CheckedUpload"]
+__all__ = ["CheckedUpload", "upload_guard", "verify_upload"]
 
 
 def _message(verdict: Verdict) -> str:
@@ -105,6 +105,7 @@ def upload_guard(field: str = "file", policy: Optional[Policy] = None, *,
 
     parameter = _pyinspect.Parameter(field, _pyinspect.Parameter.KEYWORD_ONLY,
                                      default=File(...), annotation=FastAPIUploadFile)
-    setattr(dependency, "__signature__", _pyinspect.Signature([parameter],
-                                                             return_annotation=CheckedUpload))
+    # setattr: a function object's __signature__ is not a declared attribute for type checkers.
+    setattr(dependency, "__signature__",  # noqa: B010
+            _pyinspect.Signature([parameter], return_annotation=CheckedUpload))
     return dependency
