@@ -75,8 +75,6 @@ int mg_unmap(void *addr, size_t len);
  */
 int mg_test_touch(const void *guard_base, size_t guard_len, const void *touch,
                   unsigned int hold_ms, mg_fault *fault);
-/* 1 if our handler is the current SIGBUS action, 0 if not, -1 on error. */
-int mg_test_handler_installed(void);
 
 /*
  * For diagnostics (magicguard --doctor): *installed is 1 once our handler
