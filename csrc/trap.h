@@ -3,7 +3,10 @@
  *
  * Plain declarations, parsed both by the C compiler and by cffi's cdef
  * (build_ffi.py strips the preprocessor lines), so nothing conditional
- * here: build-dependent code is in trap.c. How the trap works and what it
+ * here: build-dependent code is in the .c files. Defined in trap.c (the
+ * trap, mg_copy, status), identify.c (mg_buffer, mg_mapping), handle.c
+ * (mg_h_*, mg_result_free, mg_getpath) and mapping.c (mg_map*, mg_unmap,
+ * mg_gather). How the trap works and what it
  * guarantees: docs/safety.md.
  *
  * Every guarded function guards exactly the memory it is given, rounded
