@@ -815,8 +815,8 @@ def ensure_built(verbose: bool = True, prefix: Optional[Path] = None,
         _run([*shlex.split(tc["CC"]), *shlex.split(tc["CFLAGS"]), "-fPIC", "-c",
               str(engine_c), "-o", str(engine_o)], src, log, env)
         objects = sorted((deps / "objects").glob("*.o"))
-        _run([*shlex.split(tc["AR"]), "rs", str(built.static_lib), *map(str, hook_objs), str(engine_o),
-              *map(str, objects)], src, log, env)
+        _run([*shlex.split(tc["AR"]), "rs", str(built.static_lib), *map(str, hook_objs),
+              str(engine_o), *map(str, objects)], src, log, env)
         built.engine_json.parent.mkdir(parents=True, exist_ok=True)
         built.engine_json.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         shutil.copyfile(log, built.prefix / "build.log")

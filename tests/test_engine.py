@@ -284,7 +284,8 @@ def test_internal_prototypes_are_compiled_against_file_h(tmp_path: Path) -> None
     assert good in header
     drifted = tmp_path / "libmagic_internal.h"
     drifted.write_text(header.replace(good, "int file_reset(struct magic_set *, long);"))
-    with pytest.raises(b.BuildError, match=r"(?s)a prototype differs.*conflicting types for .file_reset"):
+    conflict = r"(?s)a prototype differs.*conflicting types for .file_reset"
+    with pytest.raises(b.BuildError, match=conflict):
         b.check_internal_prototypes(src, drifted)
 
 
