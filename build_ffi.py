@@ -32,10 +32,15 @@ import build_libmagic  # noqa: E402  (needs ROOT on sys.path under build isolati
 SYSTEM = os.environ.get("MAGICGUARD_SYSTEM_LIBMAGIC", "") not in ("", "0")
 MODULE = "magicguard._native"
 # Shim sources, compiled with the extension.  (The bundled libmagic.a also
-# carries csrc/alloc.c, the allocation wrappers it is compiled to call:
-# see build_libmagic.py.)
-SOURCES = ["shim.c", "trap.c", "mg_wchar.c",  # mg_wchar.c: the CLI's iswprint/wcwidth
-           "mg_process.c"]  # mg_process.c: the sandbox workers' prctl
+# carries csrc/alloc.c, tail.c and capture.c, the allocation wrappers and
+# hooks it is compiled to call: see build_libmagic.py HOOK_SOURCES.)
+SOURCES = ["shim.c",
+           "trap.c",        # the SIGBUS trap: handler, guard stack, mg_copy
+           "identify.c",    # mg_buffer/mg_mapping; the libmagic internals
+           "handle.c",      # mg_handle: one C call per libmagic use
+           "mapping.c",     # mmap helpers and the guarded gather
+           "mg_wchar.c",    # the CLI's iswprint/wcwidth
+           "mg_process.c"]  # the sandbox workers' prctl
 
 
 def _cdef_text(name: str) -> str:

@@ -14,7 +14,8 @@ It does five things, each of which fails loudly:
    ``make check`` and ``make install`` into a prefix under ``build/libmagic/``
    keyed by version, OS, architecture, libc, compiler, flags and a hash of
    every input (sources, patches, allocation hooks);
-4. add to ``libmagic.a`` the allocation wrappers (``csrc/alloc.c``), the
+4. add to ``libmagic.a`` the allocation wrappers (``csrc/alloc.c``) and the
+   hooks the patched sources call (``csrc/tail.c``, ``csrc/capture.c``), the
    decompressors' objects and ``mg_engine_info()`` (a JSON string naming the
    release, the applied patches and the decompressors), so the archive is
    self-contained for every program that links it: ``file(1)`` and
@@ -165,6 +166,14 @@ DATABASE_FORMAT = 20
 # a decoder's state alike -- can be reclaimed (see csrc/alloc.h).
 ALLOC_REDIRECT = ROOT / "csrc" / "alloc_redirect.h"
 ALLOC_SOURCE = ROOT / "csrc" / "alloc.c"
+# What libmagic.a carries of the shim, compiled without the redirection:
+# the wrappers, and the hooks the patched sources call -- the tail lent
+# from a mapping (0001-mg-tail-from-mapping) and the captured stderr
+# (0003-warnings-to-buffer).  The decompressors need only the wrappers.
+HOOK_SOURCES = (ALLOC_SOURCE, ROOT / "csrc" / "tail.c", ROOT / "csrc" / "capture.c")
+# The libmagic internals the shim calls (csrc/identify.c), declared by us;
+# check_internal_prototypes compiles them against the unpacked src/file.h.
+LIBMAGIC_INTERNAL = ROOT / "csrc" / "libmagic_internal.h"
 
 # zlib and bzip2 are small and built whole (libmagic's configure probes
 # gzopen and BZ2_bzCompressInit; the extension links only what libmagic
@@ -218,7 +227,8 @@ class Built:
 
     @property
     def static_lib(self) -> Path:
-        """libmagic.a, carrying alloc.o, the decoders and mg_engine_info()."""
+        """libmagic.a, carrying alloc.o, tail.o, capture.o, the decoders and
+        mg_engine_info()."""
         return self.prefix / "lib" / "libmagic.a"
 
     @property
@@ -489,7 +499,7 @@ def _stamp_text(tuning: Optional[bool] = None) -> str:
     lines += [f"patch {p.relative_to(PATCHES)} {hashlib.sha256(p.read_bytes()).hexdigest()}"
               for p in patch_files(tuning)]
     lines += [f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}"
-              for p in (ALLOC_REDIRECT, ALLOC_SOURCE)]
+              for p in (ALLOC_REDIRECT, *HOOK_SOURCES, LIBMAGIC_INTERNAL)]
     lines += [f"{k}={v}" for k, v in sorted(_toolchain().items())]
     lines.append(f"configure {' '.join(_CONFIGURE_FLAGS)}")
     lines.append(f"deps {_digest([_deps_stamp_text()])}")
@@ -699,6 +709,34 @@ def _prune_siblings(prefix: Path) -> None:
             shutil.rmtree(other, ignore_errors=True)
 
 
+def check_internal_prototypes(src: Path, header: Path = LIBMAGIC_INTERNAL,
+                              cc: Optional[list[str]] = None) -> None:
+    """Compile ``header`` (our declarations of libmagic internals) after
+    libmagic's own ``src/file.h`` in one translation unit, so that a
+    prototype of ours that differs from libmagic's is a "conflicting types"
+    error: the build stops instead of linking a call with the wrong types.
+
+    Args:
+        src: the unpacked (patched) libmagic tree, configured or not (its
+            ``config.h`` is used when present).
+        header: the declarations to check.
+        cc: the compiler command (default: ``$CC`` or ``cc``).
+
+    Raises:
+        BuildError: the compiler's message, when the two disagree.
+    """
+    cc = cc or shlex.split(os.environ.get("CC", "cc"))
+    defines = ["-DHAVE_STDINT_H", "-DHAVE_INTTYPES_H"]
+    if (src / "config.h").exists():
+        defines.append("-DHAVE_CONFIG_H")
+    unit = f'#include "file.h"\n#include "{header.resolve()}"\n'
+    proc = subprocess.run([*cc, "-fsyntax-only", *defines, "-I", str(src), "-I", str(src / "src"),
+                           "-x", "c", "-"], input=unit, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BuildError(f"{header.name} does not match libmagic {VERSION}'s src/file.h "
+                         f"(a prototype differs):\n{proc.stdout}{proc.stderr}")
+
+
 def ensure_built(verbose: bool = True, prefix: Optional[Path] = None,
                  check: bool = True) -> Built:
     """Build libmagic unless a finished build of the same inputs exists.
@@ -747,10 +785,11 @@ def ensure_built(verbose: bool = True, prefix: Optional[Path] = None,
         log = work / "build.log"
         # The wrappers themselves call the real allocator: compiled before
         # the redirection joins CFLAGS.
-        alloc_obj = work / "alloc.o"
-        _run([*shlex.split(tc["CC"]), *shlex.split(tc["CFLAGS"]), "-fPIC",
-              "-c", str(ALLOC_SOURCE), "-o", str(alloc_obj)], src, log, env)
-        env["LIBS"] = f"{alloc_obj} {env.get('LIBS', '')}".strip()
+        hook_objs = [work / f"{source.stem}.o" for source in HOOK_SOURCES]
+        for source, obj in zip(HOOK_SOURCES, hook_objs):
+            _run([*shlex.split(tc["CC"]), *shlex.split(tc["CFLAGS"]), "-fPIC",
+                  "-c", str(source), "-o", str(obj)], src, log, env)
+        env["LIBS"] = " ".join([*map(str, hook_objs), env.get("LIBS", "")]).strip()
         env["CPPFLAGS"] = f"-I{deps / 'include'} {env.get('CPPFLAGS', '')}".strip()
         env["LDFLAGS"] = f"-L{deps / 'lib'} {tc['LDFLAGS']}".strip()
         # -U_FORTIFY_SOURCE: a fortified <stdio.h> turns asprintf into an
@@ -766,6 +805,9 @@ def ensure_built(verbose: bool = True, prefix: Optional[Path] = None,
         if missing:
             raise BuildError(f"libmagic's configure did not find the built decompressors "
                              f"({', '.join(missing)} unset); log {log}")
+        # Our prototypes of libmagic internals against its own file.h (and
+        # the config.h configure just wrote), before anything is compiled.
+        check_internal_prototypes(src, cc=shlex.split(tc["CC"]))
         _run(["make", f"-j{_jobs()}"], src, log, env)
         if check:
             _run(["make", "check"], src, log, env)
@@ -781,8 +823,8 @@ def ensure_built(verbose: bool = True, prefix: Optional[Path] = None,
         _run([*shlex.split(tc["CC"]), *shlex.split(tc["CFLAGS"]), "-fPIC", "-c",
               str(engine_c), "-o", str(engine_o)], src, log, env)
         objects = sorted((deps / "objects").glob("*.o"))
-        _run([*shlex.split(tc["AR"]), "rs", str(built.static_lib), str(alloc_obj), str(engine_o),
-              *map(str, objects)], src, log, env)
+        _run([*shlex.split(tc["AR"]), "rs", str(built.static_lib), *map(str, hook_objs),
+              str(engine_o), *map(str, objects)], src, log, env)
         built.engine_json.parent.mkdir(parents=True, exist_ok=True)
         built.engine_json.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         shutil.copyfile(log, built.prefix / "build.log")

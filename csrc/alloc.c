@@ -20,7 +20,7 @@
 
 #if defined(__GNUC__) && !defined(__APPLE__)
 /* initial-exec: a plain thread-pointer offset, no lazy __tls_get_addr
-   (which may malloc) on first use; see the same choice in trap.c. */
+   (which may malloc) on first use; see the same choice in trap_internal.h. */
 #define MG_TLS __thread __attribute__((tls_model("initial-exec")))
 #else
 #define MG_TLS __thread
@@ -29,10 +29,6 @@
 static MG_TLS int mg_armed;
 static MG_TLS void **mg_blocks;    /* libc-allocated, never tracked */
 static MG_TLS size_t mg_nblocks, mg_capblocks;
-/* The mapping registered by mg_tail_set (fd -1: none). */
-static MG_TLS int mg_tail_fd = -1;
-static MG_TLS const char *mg_tail_base;
-static MG_TLS size_t mg_tail_len;
 
 /*
  * The list is a heap block per thread; a thread that exits must free it,
@@ -201,115 +197,5 @@ mg_asprintf(char **out, const char *fmt, ...)
     va_start(ap, fmt);
     n = mg_vasprintf(out, fmt, ap);
     va_end(ap);
-    return n;
-}
-
-void
-mg_tail_set(int fd, const void *base, size_t len)
-{
-    mg_tail_fd = base != NULL ? fd : -1;
-    mg_tail_base = base;
-    mg_tail_len = len;
-}
-
-int
-mg_tail(int fd, long long off, size_t len, void **ebuf)
-{
-    if (fd < 0 || fd != mg_tail_fd || off < 0 || (unsigned long long)off > mg_tail_len
-        || len > mg_tail_len - (size_t)off)
-        return 0;
-    /* libmagic only reads ebuf (softmagic.c, ascmagic.c): the cast from
-       the read-only mapping to its non-const field is never written. */
-    *ebuf = (void *)(mg_tail_base + off);
-    return 1;
-}
-
-void
-mg_tail_release(void *ebuf)
-{
-    const char *p = ebuf;
-
-    if (p != NULL && mg_tail_base != NULL && p >= mg_tail_base
-        && p < mg_tail_base + mg_tail_len)
-        return;
-    mg_free(ebuf);
-}
-
-/* -- libmagic's stderr, captured (alloc.h) ------------------------------ */
-
-static MG_TLS int mg_capturing;
-static MG_TLS char *mg_cap_buf;    /* libc-allocated, never tracked */
-static MG_TLS size_t mg_cap_len;
-static FILE *mg_cap_file;
-static pthread_once_t mg_cap_once = PTHREAD_ONCE_INIT;
-
-/* The stream's write function: runs on the thread that printed (the
-   stream is unbuffered), so the bytes land in that thread's buffer. */
-static ssize_t
-mg_cap_write(void *cookie, const char *buf, size_t n)
-{
-    size_t room = MG_CAPTURE_MAX - mg_cap_len, take = n < room ? n : room;
-    char *nb;
-
-    (void)cookie;
-    if (take > 0) {
-        nb = realloc(mg_cap_buf, mg_cap_len + take + 1);
-        if (nb != NULL) {
-            memcpy(nb + mg_cap_len, buf, take);
-            mg_cap_len += take;
-            nb[mg_cap_len] = '\0';
-            mg_cap_buf = nb;
-        }
-    }
-    return (ssize_t)n;   /* beyond the cap: dropped, never printed */
-}
-
-static void
-mg_cap_init(void)
-{
-#if defined(__GLIBC__) || defined(__linux__)
-    cookie_io_functions_t io;
-
-    memset(&io, 0, sizeof(io));
-    io.write = mg_cap_write;
-    mg_cap_file = fopencookie(NULL, "w", io);
-#elif defined(__APPLE__) || defined(__FreeBSD__)
-    mg_cap_file = funopen(NULL, NULL,
-                          (int (*)(void *, const char *, int))mg_cap_write,
-                          NULL, NULL);
-#endif
-    if (mg_cap_file != NULL)
-        (void)setvbuf(mg_cap_file, NULL, _IONBF, 0);
-}
-
-FILE *
-mg_stderr(void)
-{
-    if (mg_capturing) {
-        (void)pthread_once(&mg_cap_once, mg_cap_init);
-        if (mg_cap_file != NULL)
-            return mg_cap_file;
-    }
-    return stderr;
-}
-
-void
-mg_capture_begin(void)
-{
-    free(mg_cap_buf);
-    mg_cap_buf = NULL;
-    mg_cap_len = 0;
-    mg_capturing = 1;
-}
-
-size_t
-mg_capture_end(char **out)
-{
-    size_t n = mg_cap_len;
-
-    mg_capturing = 0;
-    *out = mg_cap_buf;
-    mg_cap_buf = NULL;
-    mg_cap_len = 0;
     return n;
 }

@@ -3,7 +3,10 @@
  *
  * Plain declarations, parsed both by the C compiler and by cffi's cdef
  * (build_ffi.py strips the preprocessor lines), so nothing conditional
- * here: build-dependent code is in trap.c. How the trap works and what it
+ * here: build-dependent code is in the .c files. Defined in trap.c (the
+ * trap, mg_copy, status), identify.c (mg_buffer, mg_mapping), handle.c
+ * (mg_h_*, mg_result_free, mg_getpath) and mapping.c (mg_map*, mg_unmap,
+ * mg_gather). How the trap works and what it
  * guarantees: docs/safety.md.
  *
  * Every guarded function guards exactly the memory it is given, rounded
@@ -75,8 +78,6 @@ int mg_unmap(void *addr, size_t len);
  */
 int mg_test_touch(const void *guard_base, size_t guard_len, const void *touch,
                   unsigned int hold_ms, mg_fault *fault);
-/* 1 if our handler is the current SIGBUS action, 0 if not, -1 on error. */
-int mg_test_handler_installed(void);
 
 /*
  * For diagnostics (magicguard --doctor): *installed is 1 once our handler

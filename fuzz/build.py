@@ -7,8 +7,9 @@ and any decompression libraries it builds come along), only with clang,
 sanitizer and coverage flags, into a prefix of its own under
 ``build/fuzz/``.  The harnesses (``fuzz/fuzz_*.c``) link that libmagic
 (every static library the build installed in ``lib/``) with the shim
-sources ``csrc/trap.c`` and ``csrc/shim.c``, compiled as ``build_ffi.py``
-compiles them for the bundled build.
+sources ``csrc/trap.c``, ``identify.c``, ``handle.c``, ``mapping.c`` and
+``shim.c`` (build_ffi.py's SOURCES less the CLI's and the sandbox's),
+compiled as ``build_ffi.py`` compiles them for the bundled build.
 
 Everything is cached: a rebuild happens only when the compiler, the flags,
 ``build_libmagic``'s inputs or a harness source change.
@@ -181,7 +182,9 @@ def targets(cc: str, prefix: Path) -> dict[str, Path]:
     libs = _static_libs(prefix)
     spawn_is_bug = _has_builtin_zlib(prefix)
     database = prefix / "share" / "misc" / "magic.mgc"
-    shared = [FUZZ / "common.c", CSRC / "trap.c", CSRC / "shim.c"]
+    shared = [FUZZ / "common.c",
+              *(CSRC / name for name in ("trap.c", "identify.c", "handle.c", "mapping.c",
+                                         "shim.c"))]
     headers = sorted(FUZZ.glob("*.h")) + sorted(CSRC.glob("*.h"))
     flags = [*shlex.split(COMMON_CFLAGS), "-fsanitize=fuzzer",
              "-I", str(prefix / "include"), "-I", str(CSRC),

@@ -267,6 +267,27 @@ def test_patch_applier_refuses_ambiguous_and_missing_context(tmp_path: Path) -> 
     assert (tmp_path / "src" / "x.c").read_text() == "a\nb\nc\nA\nb\nc\n"
 
 
+def test_internal_prototypes_are_compiled_against_file_h(tmp_path: Path) -> None:
+    """csrc/libmagic_internal.h (the libmagic internals the shim calls)
+    compiles after the release's own src/file.h; a copy with one parameter
+    type changed stops the build with the compiler's "conflicting types"."""
+    b = _build_libmagic()
+    with tarfile.open(b.find_tarball()) as tar:
+        member = tar.getmember(f"{b.LIBMAGIC.topdir}/src/file.h")
+        tar.extract(member, tmp_path, filter="data") if hasattr(tarfile, "data_filter") \
+            else tar.extract(member, tmp_path)
+    src = tmp_path / b.LIBMAGIC.topdir
+    b.check_internal_prototypes(src)
+    good = "int file_reset(struct magic_set *, int);"
+    header = b.LIBMAGIC_INTERNAL.read_text()
+    assert good in header
+    drifted = tmp_path / "libmagic_internal.h"
+    drifted.write_text(header.replace(good, "int file_reset(struct magic_set *, long);"))
+    conflict = r"(?s)a prototype differs.*conflicting types for .file_reset"
+    with pytest.raises(b.BuildError, match=conflict):
+        b.check_internal_prototypes(src, drifted)
+
+
 def test_tuning_patches_can_be_left_out() -> None:
     """MAGICGUARD_LIBMAGIC_TUNING=0 drops patches/libmagic/tuning/ from the
     set, and the build key changes with the set."""

@@ -80,7 +80,7 @@ def _after_fork_in_child() -> None:
 
     A lock held by another thread of the parent stays held in the child,
     where that thread does not exist.  The C side (``pthread_atfork`` in
-    csrc/trap.c) re-initialises the handles' own locks and drops any
+    csrc/handle.c) re-initialises the handles' own locks and drops any
     handle that was in use, which its Cookie then rebuilds.
     """
     for cookie in list(_LIVE):
