@@ -225,7 +225,7 @@ def test_item_errors_are_the_cookies(tmp_path: Path, leaks: LeakCheck) -> None:
             sandbox.identify(r)
         assert bad.value.errno == errno.EBADF
         with pytest.raises(TypeError, match="not float"):
-            sandbox.submit(1.5)
+            sandbox.submit(1.5)  # type: ignore[arg-type]  # the run-time check
         with pytest.raises(ValueError, match="NUL"):
             sandbox.identify("a\0b")
         assert sandbox.replaced == 0, "an item error must not cost a worker"

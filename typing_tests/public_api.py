@@ -111,6 +111,7 @@ with Pool(workers=2) as pool:
     assert_type(pool.workers, int)
     assert_type(pool.identify("/bin/ls"), str)
     assert_type(pool.submit(b"data", kind=Kind.DATA), Future[str])
+    pool.submit(1.5)  # type: ignore[arg-type]  # an Item is a path, descriptor, file object, bytes-like or Mapping
     assert_type(pool.map(["/bin/ls"]), Iterator[str])
     assert_type(pool.map(["/bin/ls"], errors="raise"), Iterator[str])
     results = pool.map(["/bin/ls"], errors="return", ordered=False)

@@ -75,6 +75,7 @@ import os
 import queue
 import threading
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncGenerator,
     AsyncIterable,
@@ -87,18 +88,35 @@ from typing import (
     NamedTuple,
     Optional,
     Union,
+    cast,
     overload,
 )
 
 from ._validate import is_buffer, no_descriptor_hint
 from .cookie import Cookie
+
+if TYPE_CHECKING:
+    from .cookie import Buffer, StrPath
 from .mapping import Mapping
 
 __all__ = ["BatchIdentifier", "ErrorMode", "Item", "Kind", "Result", "classify", "identify_with"]
 
-Item = Any
-"""What the batch methods take: a path, a descriptor or file object, or
-bytes-like data (see ``classify`` for the rule)."""
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from typing_extensions import Buffer as BytesLike
+
+    class HasFileno(Protocol):
+        """A file object: anything with ``fileno()``."""
+
+        def fileno(self) -> int: ...
+
+    Item = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, int, HasFileno, BytesLike, Mapping]
+else:  # the name exists at run time for annotations elsewhere and __all__
+    Item = object
+"""What the batch methods take: a path (str, bytes or os.PathLike), a
+descriptor or file object, bytes-like data, or a Mapping (see ``classify``
+for the rule)."""
 
 ErrorMode = Literal["raise", "return"]
 """``map``/``amap``'s ``errors=``: raise an item's exception, or yield a ``Result``."""
@@ -179,10 +197,11 @@ def classify(item: Item, kind: Union[Kind, str, None] = None) -> Kind:
 
 def identify_with(cookie: Cookie, kind: Kind, item: Item) -> str:
     """Identify a classified item with ``cookie`` (any thread, any process)."""
+    # classify() checked the item against its kind; the casts say so to mypy.
     if kind is Kind.DATA:
-        return cookie.buffer(item)
+        return cookie.buffer(cast("Buffer", item))
     if kind is Kind.PATH:
-        return cookie.file(item)
+        return cookie.file(cast("StrPath", item))
     try:
         return cookie.descriptor(item)
     except OSError as exc:
