@@ -182,9 +182,8 @@ fz_workdir(void)
 }
 
 void
-fz_write_file(const char *path, const uint8_t *data, size_t size)
+fz_write_all(int fd, const uint8_t *data, size_t size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     size_t done = 0;
 
     if (fd < 0)
@@ -195,5 +194,13 @@ fz_write_file(const char *path, const uint8_t *data, size_t size)
             abort();
         done += (size_t)n;
     }
+}
+
+void
+fz_write_file(const char *path, const uint8_t *data, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    fz_write_all(fd, data, size);
     close(fd);
 }

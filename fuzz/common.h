@@ -51,6 +51,10 @@ void fz_consume(const char *s);
  */
 const char *fz_workdir(void);
 
+/* Write all of data to fd (aborts on failure, or if fd is negative: the
+ * failed open or memfd_create that made it). */
+void fz_write_all(int fd, const uint8_t *data, size_t size);
+
 /* Write data to path, truncating; aborts on failure. */
 void fz_write_file(const char *path, const uint8_t *data, size_t size);
 

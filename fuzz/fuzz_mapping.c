@@ -37,16 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     void *base = NULL;
     int err = 0;
     int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    size_t done = 0;
 
-    if (fd < 0)
-        abort();
-    while (done < size) {
-        ssize_t n = write(fd, data + done, size - done);
-        if (n <= 0)
-            abort();
-        done += (size_t)n;
-    }
+    fz_write_all(fd, data, size);
     if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0)
         abort();
     /* An empty file has no mapping: Mapping passes address 0, length 0. */

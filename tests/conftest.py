@@ -16,18 +16,16 @@ rather than thousands of one kind.
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import stat
 import subprocess
 import sys
-import zlib
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import pytest
 
 import magicguard
+from hostcorpus import stratified_files
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,8 +35,6 @@ CORPUS_DIR = ROOT / "tests" / "corpus" / "files"
 #: Set to 1 to add files from the host's system directories to the corpus.
 HOST_CORPUS_ENV = "MAGICGUARD_HOST_CORPUS"
 
-#: Where the host sweep comes from, walked in this order.
-CORPUS_DIRS = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/share", "/etc", "/usr/include", "/var/lib")
 #: Files looked at in each directory before choosing (bounds the walk on big
 #: systems and keeps one huge directory from crowding out the others).
 CORPUS_SCAN_LIMIT = 6_000
@@ -116,13 +112,6 @@ def file_brief_many(reference: str, paths: list[str], *options: str) -> list[str
     return lines[:-1]
 
 
-def _walk(top: str) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames.sort()
-        for name in sorted(filenames):
-            yield os.path.join(dirpath, name)
-
-
 def checked_in_corpus() -> list[str]:
     """The non-empty files of ``tests/corpus/files/``, sorted, as absolute
     paths.  Non-empty, as the host sweep has always been: an empty file is
@@ -135,40 +124,7 @@ def checked_in_corpus() -> list[str]:
 def build_corpus(limit: int = CORPUS_SIZE) -> list[str]:
     """Real regular files from system directories, stratified by type (the
     optional host sweep)."""
-    strata: dict[tuple[str, bytes], list[str]] = {}
-    for top in CORPUS_DIRS:
-        scanned = 0
-        for path in _walk(top):
-            if scanned >= CORPUS_SCAN_LIMIT:
-                break
-            # Look at a fixed pseudo-random eighth of the tree, so that the
-            # scan limit spreads over the whole directory, not its first
-            # subdirectories in sorted order.
-            if zlib.crc32(os.fsencode(path)) % 8:
-                continue
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode) or not 0 < st.st_size <= CORPUS_MAX_BYTES:
-                continue
-            if "\n" in path or not os.access(path, os.R_OK):
-                continue
-            scanned += 1
-            try:
-                with open(path, "rb") as f:
-                    head = f.read(4)
-            except OSError:
-                continue
-            ext = os.path.splitext(path)[1].lower()[:8]
-            printable = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
-            key = (ext, b"txt" if printable else head[:2])
-            bucket = strata.setdefault(key, [])
-            if len(bucket) < CORPUS_PER_STRATUM:
-                bucket.append(path)
-    chosen = [p for bucket in strata.values() for p in bucket]
-    random.Random(546).shuffle(chosen)
-    return sorted(chosen[:limit])
+    return stratified_files(limit, CORPUS_PER_STRATUM, 546, CORPUS_SCAN_LIMIT, CORPUS_MAX_BYTES)
 
 
 @pytest.fixture(scope="session")

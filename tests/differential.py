@@ -32,7 +32,6 @@ import lzma
 import os
 import random
 import shlex
-import stat
 import struct
 import subprocess
 import sys
@@ -43,7 +42,9 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
+
+from hostcorpus import stratified_files
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "c" / "diff_driver.c"
@@ -143,49 +144,10 @@ def builds(workdir: Path) -> tuple[Build, Build]:
 
 # --- inputs -------------------------------------------------------------------
 
-CORPUS_DIRS = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/share", "/etc", "/usr/include", "/var/lib")
-
-
-def _walk(top: str) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames.sort()
-        for name in sorted(filenames):
-            yield os.path.join(dirpath, name)
-
-
 def system_corpus(limit: int, per_stratum: int, seed: int, scan_limit: int = 6000) -> list[str]:
     """Real files, stratified by (extension, first bytes) as tests/conftest.py does,
     so that every kind of file present is represented."""
-    strata: dict[tuple[str, bytes], list[str]] = {}
-    for top in CORPUS_DIRS:
-        scanned = 0
-        for path in _walk(top):
-            if scanned >= scan_limit:
-                break
-            if zlib.crc32(os.fsencode(path)) % 8:
-                continue
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode) or not 0 < st.st_size <= 4 << 20:
-                continue
-            if "\n" in path or not os.access(path, os.R_OK):
-                continue
-            scanned += 1
-            try:
-                with open(path, "rb") as f:
-                    head = f.read(4)
-            except OSError:
-                continue
-            ext = os.path.splitext(path)[1].lower()[:8]
-            printable = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
-            bucket = strata.setdefault((ext, b"txt" if printable else head[:2]), [])
-            if len(bucket) < per_stratum:
-                bucket.append(path)
-    chosen = [p for bucket in strata.values() for p in bucket]
-    random.Random(seed).shuffle(chosen)
-    return sorted(chosen[:limit])
+    return stratified_files(limit, per_stratum, seed, scan_limit, 4 << 20)
 
 
 def generated_files(where: Path, extra: Sequence[Path] = ()) -> list[str]:

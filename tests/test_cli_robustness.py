@@ -19,7 +19,7 @@ import tempfile
 import time
 import types
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pytest
 
@@ -48,6 +48,25 @@ def _slow_case(tmp_path: Path, count: int) -> tuple[Path, list[str]]:
     return magic, names
 
 
+def _interrupt(proc: subprocess.Popen[bytes], ready: Callable[[], None], why: str,
+               timeout: float) -> tuple[int, float]:
+    """Once ``ready()`` has returned, SIGINT to ``proc``, which must still be
+    running (else fails with ``why``); its exit status and the seconds from
+    the signal to its exit.  ``proc`` is killed if anything fails first."""
+    try:
+        ready()
+        assert proc.poll() is None, why
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=timeout)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return status, took
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_first_sigint_ends_a_busy_run_at_once(tmp_path: Path, jobs: str) -> None:
     """Issue 13 item 4: Ctrl-C while libmagic is stuck in a slow regex.
@@ -64,21 +83,15 @@ def test_first_sigint_ends_a_busy_run_at_once(tmp_path: Path, jobs: str) -> None
         [sys.executable, "-m", "magicguard", "-m", str(magic), "-j", jobs, "-n", str(quick), *names],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    try:
+
+    def ready() -> None:
         # Wait until the quick answer is out: the slow ones are then running.
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith(os.fsencode(quick) + b":"), first
         time.sleep(0.5)
-        assert proc.poll() is None, "the slow rule was not slow"
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        status = proc.wait(timeout=30)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    status, took = _interrupt(proc, ready, "the slow rule was not slow", 30)
     assert status == 130
     assert took <= 0.5, f"exited {took:.2f} s after SIGINT"
     assert b"Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
@@ -90,20 +103,14 @@ def test_sigint_during_json_of_a_slow_stdin(tmp_path: Path) -> None:
     magic, _ = _slow_case(tmp_path, 0)
     proc = subprocess.Popen([sys.executable, "-m", "magicguard", "-m", str(magic), "--json", "-"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+
+    def ready() -> None:
         assert proc.stdin is not None
         proc.stdin.write(SLOW_INPUT)
         proc.stdin.close()
         time.sleep(1.5)
-        assert proc.poll() is None, "the slow rule was not slow"
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        status = proc.wait(timeout=30)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    status, took = _interrupt(proc, ready, "the slow rule was not slow", 30)
     assert (status, took <= 0.5) == (130, True), took
 
 
@@ -123,17 +130,9 @@ def test_sigint_while_libmagic_parses_a_large_source(tmp_path: Path, action: str
     args = ["-m", str(magic), "/dev/null"] if action == "load" else ["-c", "-m", str(magic)]
     proc = subprocess.Popen([sys.executable, "-m", "magicguard", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        time.sleep(1.0)  # start-up done, libmagic parsing
-        assert proc.poll() is None, "the source was parsed too fast for this test"
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        status = proc.wait(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # Start-up done, libmagic parsing after a second.
+    status, took = _interrupt(proc, lambda: time.sleep(1.0),
+                              "the source was parsed too fast for this test", 60)
     assert (status, took <= 0.5) == (130, True), took
     assert b"Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
 

@@ -26,7 +26,7 @@ from .flags import PARAM_LIMITS, Flags, Param
 # typing is imported only by type checkers (import time; see cookie.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Mapping, Optional, Sequence
+    from typing import Any, Iterable, Mapping, Optional, Sequence
 
 __all__ = [
     "align_offset",
@@ -42,6 +42,7 @@ __all__ = [
     "default_workers",
     "descriptor_of",
     "fspath",
+    "fspaths_for_list",
     "is_buffer",
     "nbytes",
     "no_descriptor_hint",
@@ -71,6 +72,20 @@ def fspath(path: object, what: str = "path") -> bytes:
     if not raw:
         raise ValueError(f"{what} is empty")
     return raw
+
+
+def fspaths_for_list(items: Iterable[object], what: str) -> list[bytes]:
+    """``fspath`` of each item, refusing a ':' in any: libmagic joins a list
+    of files with ':' and splits it again, so a name holding one would be
+    read as two files."""
+    raws = []
+    for item in items:
+        raw = fspath(item, what)
+        if b":" in raw:
+            raise ValueError(f"{what} {os.fsdecode(raw)!r} contains ':', which "
+                             f"libmagic reads as a separator between files")
+        raws.append(raw)
+    return raws
 
 
 def is_buffer(obj: object) -> bool:
@@ -299,14 +314,7 @@ def check_database(database: object) -> tuple[str, tuple[Any, ...]]:
                 raise ValueError("database: an empty buffer is not a compiled database")
             blobs.append(blob)
         return ("buffers", tuple(blobs))
-    paths = []
-    for item in items:
-        raw = fspath(item, "database path")
-        if b":" in raw:
-            raise ValueError(f"database path {os.fsdecode(raw)!r} contains ':', which "
-                             f"libmagic reads as a separator between files")
-        paths.append(raw)
-    return ("paths", tuple(paths))
+    return ("paths", tuple(fspaths_for_list(items, "database path")))
 
 
 def precheck_database_files(paths: Sequence[bytes], function: str = "magic_load") -> None:

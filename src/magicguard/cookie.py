@@ -32,6 +32,7 @@ from ._validate import (
     check_params,
     descriptor_of,
     fspath,
+    fspaths_for_list,
     nbytes,
     precheck_database_files,
     refuse_larger,
@@ -491,14 +492,7 @@ class Cookie:
                 raise ValueError("paths: an empty list names no file")
         else:
             raise TypeError(f"paths must be a path or a list of paths, not {type(paths).__name__}")
-        raws = []
-        for item in items:
-            raw = fspath(item, "magic file path")
-            if b":" in raw:
-                raise ValueError(f"magic file path {os.fsdecode(raw)!r} contains ':', which "
-                                 f"libmagic reads as a separator between files")
-            raws.append(raw)
-        joined = b":".join(raws)
+        joined = b":".join(fspaths_for_list(items, "magic file path"))
         return joined, os.fsdecode(joined)
 
     @property
