@@ -252,6 +252,7 @@ def test_json_unreadable_file_is_an_error(request: pytest.FixtureRequest, refere
     got = subprocess.run([*prefix, sys.executable, "-m", "magicguard", "--json", str(secret)],
                          capture_output=True, timeout=60, env=env)
     assert got.returncode == 1, got.stderr
+    assert got.stdout, got.stderr  # a record, not an interpreter that could not start
     record = json.loads(got.stdout)
     assert record == {"name": str(secret), "description": None, "mime_type": None, "encoding": None,
                       "error": f"cannot open `{secret}' (Permission denied)"}
