@@ -646,3 +646,18 @@ def test_minimum_integer_divided_by_minus_one_does_not_trap(rule: str, data: byt
     message = "line 1: zerodivide/overflow/underflow in mconvert()"
     assert proc.stdout.rstrip("\n").endswith(message)
     assert file_brief(reference_file, sample, "-m", str(source)) == f"ERROR: {message}"
+
+
+def test_negated_search_prints_no_stale_match(tmp_path: Path) -> None:
+    """magicguard/0005 (found by the source fuzz target): a ``search`` that
+    matches by *not* finding its string printed the previous match's length
+    from its region -- bytes past a 2-byte buffer (5.46 and the system's 5.44
+    print e.g. ``no mark [abS)\\326U]``; ASan: heap-buffer-overflow in
+    strndup).  Now the match printed is empty, whatever was identified before."""
+    source = tmp_path / "negated.magic"
+    source.write_bytes(b"0\tsearch/100\tMARK\tfound mark\n"
+                       b"0\tsearch/100\t!MARK\tno mark [%s]\n")
+    cookie = Cookie(database=source)
+    assert cookie.buffer(b"x" * 40 + b"MARK" + b"y" * 40).startswith("found mark")
+    for _ in range(3):
+        assert cookie.buffer(b"ab").startswith("no mark [], ")
