@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -187,3 +187,14 @@ def run_python(code: str, *, timeout: float = 60, env: Optional[dict[str, str]] 
         [sys.executable, *args, "-c", "import resource; resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n" + code],
         capture_output=True, text=True, timeout=timeout, env=full_env,
     )
+
+
+@pytest.fixture
+def close_verdict_engines() -> Iterator[None]:
+    """Verdicts with isolation "thread"/"process" keep a Pool or Sandbox for
+    reuse; close them after the test so no worker outlives it (test_pool
+    checks that no pool thread is left)."""
+    yield
+    import magicguard.verdict
+
+    magicguard.verdict.shutdown()

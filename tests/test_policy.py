@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,14 +15,8 @@ from magicguard import Policy, inspect
 sys.path.insert(0, os.path.dirname(__file__))
 import verdict_corpus as corpus
 
-
-@pytest.fixture(autouse=True)
-def _close_verdict_engines() -> Iterator[None]:
-    """Verdicts with isolation "thread"/"process" keep a Pool or Sandbox for
-    reuse; close them after each test so no worker outlives it (test_pool
-    checks that no pool thread is left)."""
-    yield
-    magicguard.verdict.shutdown()
+# Close the Pools/Sandboxes verdicts keep after each test (conftest.py).
+pytestmark = pytest.mark.usefixtures("close_verdict_engines")
 
 PNG = corpus.png(random.Random(5))
 PDF = corpus.pdf(random.Random(5))

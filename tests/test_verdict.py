@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,14 +17,8 @@ import magicguard
 import magicguard.verdict
 from magicguard import Finding, Policy, Verdict, inspect
 
-
-@pytest.fixture(autouse=True)
-def _close_verdict_engines() -> Iterator[None]:
-    """Verdicts with isolation "thread"/"process" keep a Pool or Sandbox for
-    reuse; close them after each test so no worker outlives it (test_pool
-    checks that no pool thread is left)."""
-    yield
-    magicguard.verdict.shutdown()
+# Close the Pools/Sandboxes verdicts keep after each test (conftest.py).
+pytestmark = pytest.mark.usefixtures("close_verdict_engines")
 
 sys.path.insert(0, os.path.dirname(__file__))
 import verdict_corpus as corpus  # noqa: E402
