@@ -16,57 +16,77 @@ for its batches), ``Sandbox`` (the same in worker processes, with limits;
 
 from __future__ import annotations
 
-from ._helpers import from_buffer, from_file
-from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
-from ._lowlevel import default_database_path
-from ._lowlevel import engine as libmagic_build
-from ._lowlevel import version as libmagic_version
 from ._version import __version__
-from .cookie import Cookie
-from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, ReentrancyError, WorkerCrashed
-from .errors import TimeoutError as TimeoutError  # noqa: A004 - "as": re-exported for mypy, kept out of __all__
-from .flags import Flags, Param
-from .mapping import Mapping
 
-# typing is imported only by type checkers: at run time it costs ~40M
-# instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
+# typing is imported only by type checkers (at run time it costs ~16M
+# instructions, ~4 ms); the names below are for them and for readers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-if TYPE_CHECKING:
     from ._batch import Kind, Result
+    from ._helpers import from_buffer, from_file
+    from ._lowlevel import BUNDLED as BUNDLED_LIBMAGIC
+    from ._lowlevel import default_database_path
+    from ._lowlevel import engine as libmagic_build
+    from ._lowlevel import version as libmagic_version
+    from .cookie import Cookie
+    from .errors import DatabaseError, FaultError, LimitError, LockError, MagicError, ReentrancyError, WorkerCrashed
+    from .errors import TimeoutError as TimeoutError  # noqa: A004 - "as": re-exported for mypy, kept out of __all__
+    from .flags import Flags, Param
+    from .mapping import Mapping
     from .policy import Policy
     from .pool import Pool
     from .sandbox import UNTRUSTED_PARAMS, Sandbox
     from .verdict import Finding, Verdict, ainspect, inspect
 
-# Imported on first use (PEP 562): the batch machinery pulls in asyncio and
-# concurrent.futures (~45 ms), the Sandbox subprocess and pickle; a program
-# that only identifies should not pay for them at import.
+# Every public name is imported on first use (PEP 562): `import magicguard`
+# costs only this module and _version.  What a name pulls in is paid by the
+# program that uses it -- cffi and the extension for Cookie (~3 ms);
+# asyncio and concurrent.futures for Pool (~45 ms); subprocess and pickle for
+# Sandbox -- and not by the command line, which needs neither Cookie nor
+# Mapping (bench/RESULTS.md, "CLI start-up").  Name -> (module, attribute).
 _LAZY = {
-    "Kind": "._batch",
-    "Result": "._batch",
-    "Pool": ".pool",
-    "Sandbox": ".sandbox",
-    "UNTRUSTED_PARAMS": ".sandbox",
+    "from_buffer": ("._helpers", "from_buffer"),
+    "from_file": ("._helpers", "from_file"),
+    "BUNDLED_LIBMAGIC": ("._lowlevel", "BUNDLED"),
+    "default_database_path": ("._lowlevel", "default_database_path"),
+    "libmagic_build": ("._lowlevel", "engine"),
+    "libmagic_version": ("._lowlevel", "version"),
+    "Cookie": (".cookie", "Cookie"),
+    "Mapping": (".mapping", "Mapping"),
+    "Flags": (".flags", "Flags"),
+    "Param": (".flags", "Param"),
+    "MagicError": (".errors", "MagicError"),
+    "DatabaseError": (".errors", "DatabaseError"),
+    "FaultError": (".errors", "FaultError"),
+    "LimitError": (".errors", "LimitError"),
+    "LockError": (".errors", "LockError"),
+    "ReentrancyError": (".errors", "ReentrancyError"),
+    "WorkerCrashed": (".errors", "WorkerCrashed"),
+    "TimeoutError": (".errors", "TimeoutError"),
+    "Kind": ("._batch", "Kind"),
+    "Result": ("._batch", "Result"),
+    "Pool": (".pool", "Pool"),
+    "Sandbox": (".sandbox", "Sandbox"),
+    "UNTRUSTED_PARAMS": (".sandbox", "UNTRUSTED_PARAMS"),
     # Upload verdicts (docs/uploads.md).
-    "inspect": ".verdict",
-    "ainspect": ".verdict",
-    "Verdict": ".verdict",
-    "Finding": ".verdict",
-    "Policy": ".policy",
+    "inspect": (".verdict", "inspect"),
+    "ainspect": (".verdict", "ainspect"),
+    "Verdict": (".verdict", "Verdict"),
+    "Finding": (".verdict", "Finding"),
+    "Policy": (".policy", "Policy"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import the batch, sandbox and upload-verdict names on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
+    """Import a public name on first use (PEP 562) and keep it."""
+    where = _LAZY.get(name)
+    if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module(where[0], __name__), where[1])
     globals()[name] = value
     return value
 
