@@ -67,6 +67,18 @@ def constant(name: str) -> int:
     return int(getattr(lib, name))
 
 
+def default_workers() -> int:
+    """The CPUs this process may run on: ``os.sched_getaffinity`` where it
+    exists (it honours taskset and cgroup cpusets), else ``os.cpu_count()``."""
+    getaffinity = getattr(os, "sched_getaffinity", None)
+    if getaffinity is not None:
+        try:
+            return max(1, len(getaffinity(0)))
+        except OSError:
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
 def version() -> int:
     """``magic_version()``: the linked libmagic's version, e.g. 547."""
     return int(lib.magic_version())

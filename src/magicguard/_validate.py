@@ -20,6 +20,7 @@ import os
 import stat
 
 from . import _lowlevel
+from ._lowlevel import default_workers
 from .errors import DatabaseError, LimitError
 from .flags import PARAM_LIMITS, Flags, Param
 
@@ -384,18 +385,6 @@ def precheck_database_file(path: bytes, function: str = "magic_load") -> None:
 
 
 # -- workers ---------------------------------------------------------------------------
-
-
-def default_workers() -> int:
-    """The CPUs this process may run on: ``os.sched_getaffinity`` where it
-    exists (it honours taskset and cgroup cpusets), else ``os.cpu_count()``."""
-    getaffinity = getattr(os, "sched_getaffinity", None)
-    if getaffinity is not None:
-        try:
-            return max(1, len(getaffinity(0)))
-        except OSError:
-            pass
-    return max(1, os.cpu_count() or 1)
 
 
 def check_workers(workers: object) -> Optional[int]:

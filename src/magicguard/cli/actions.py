@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Optional
 
 from .. import _lowlevel
 from ..errors import MagicError
-from ..flags import Flags
+from .constants import Flags
 from .engine import off_main_thread
 from .options import PROG, help_text
 from .output import stdout
 
+TYPE_CHECKING = False  # typing at run time costs ~16M instructions of a one-file run
 if TYPE_CHECKING:
+    from typing import Optional
+
     from .command import Run
 
 __all__ = ["database_action", "doctor", "print_version", "show_help"]

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable, Iterator, NoReturn, Optional
 
-from .. import _lowlevel, _validate
+from .. import _lowlevel
 from ..errors import MagicError
-from ..flags import Flags
-from .actions import database_action, doctor, print_version, show_help
+from .constants import Flags
 from .engine import Settings, Worker, identify_all, off_main_thread, open_handle
 from .options import (
     LIMITS,
@@ -36,7 +34,12 @@ from .options import (
 )
 from .output import LineFormat, Result, Writer, json_line, line, locale_name_style, stdout
 from .progress import PROGRESS_MIN_INPUTS, with_progress
-from .walk import Item, walk
+
+TYPE_CHECKING = False  # typing at run time costs ~16M instructions of a one-file run
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator, NoReturn, Optional
+
+    from .walk import Item
 
 __all__ = ["Exit", "Run", "usable_cores"]
 
@@ -52,7 +55,7 @@ class Exit(Exception):
 def usable_cores() -> int:
     """The cores this process may run on: the default number of ``-j`` threads
     (the library's one rule, shared with Pool and Sandbox)."""
-    return _validate.default_workers()
+    return _lowlevel.default_workers()
 
 
 class Run:
@@ -151,6 +154,8 @@ class Run:
         if self.status:
             return self.status
         if self.action is not None:
+            from .actions import database_action  # -c, -C, -l only: not imported by a plain run
+
             return database_action(self)
         self.load()
         if not operands:
@@ -193,9 +198,13 @@ class Run:
         elif key == "h":
             self.flags &= ~int(Flags.SYMLINK)
         elif key == "help":
+            from .actions import show_help
+
             show_help(self)
             return 0
         elif key == "v":
+            from .actions import print_version
+
             print_version(self)
             return 0
         elif key == "0":
@@ -249,6 +258,8 @@ class Run:
         elif key == "no-progress":
             self.progress = False
         elif key == "doctor":
+            from .actions import doctor
+
             return doctor()
         return None
 
@@ -356,7 +367,11 @@ class Run:
         fmt = self.line_format()
         settings = self.current_settings()
         self.out.unbuffered = bool(self.no_buffer)
-        items: Iterable[Item] = walk(names, bool(settings.flags & Flags.SYMLINK)) if self.recursive else names
+        items: Iterable[Item] = names
+        if self.recursive:
+            from .walk import walk  # -R only
+
+            items = walk(names, bool(settings.flags & Flags.SYMLINK))
         jobs = self.jobs
         if count is not None and not self.recursive:
             jobs = min(jobs, count)  # no idle threads (each loads a database)

@@ -13,29 +13,40 @@ the workers finish in.
 
 from __future__ import annotations
 
-import collections
+import _thread
 import os
-import signal
 import stat
-import threading
-from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 from .. import _lowlevel
 from ..errors import MagicError
-from ..flags import Flags, Param
+from .constants import Flags, Param
 from .output import Result
+from .record import Record
+from .walk import WalkError
 
 try:  # the C class itself: queue.py would import heapq and more at start-up
     from _queue import SimpleQueue
 except ImportError:  # pragma: no cover - not CPython
     from queue import SimpleQueue
 
-from .record import Record
-from .walk import Item, WalkError
+# The C modules under signal and collections, and _thread rather than
+# threading: their Python wrappers (signal's enums, threading's Thread and
+# Event) cost ~8M instructions of a one-file run, a fifth of its budget.
+TYPE_CHECKING = False  # typing at run time costs ~16M instructions of a one-file run
+if TYPE_CHECKING:  # typeshed describes the modules that wrap the C ones
+    import signal as _signal
+    from collections import deque
+    from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
-__all__ = ["Settings", "Worker", "identify_all", "off_main_thread", "open_handle"]
+    from .walk import Item
 
-_T = TypeVar("_T")
+    _T = TypeVar("_T")
+else:
+    import _signal
+    from _collections import deque
+
+__all__ = ["Settings", "Worker", "identify_all", "off_main_thread", "open_handle", "running_threads"]
+
 
 
 class Settings(Record):
@@ -225,6 +236,8 @@ def _on_stdin_pipe(data: bytes, ask: Callable[[], tuple[Optional[bytes], Optiona
         finally:
             os.close(write_end)
 
+    import threading  # only for `-` with --json (see _start)
+
     feeder = threading.Thread(target=feed, name="magicguard-stdin", daemon=True)
     feeder.start()
     try:
@@ -238,36 +251,85 @@ def _on_stdin_pipe(data: bytes, ask: Callable[[], tuple[Optional[bytes], Optiona
         feeder.join()
 
 
+class _Done:
+    """A one-shot event: :meth:`set` once by a worker, :meth:`wait` by the
+    main thread -- a lock born held, released when done.
+
+    ``threading.Event`` is the same lock under a Condition; waiting here is
+    interrupted by Ctrl-C the same way (a lock acquire is, on POSIX, and
+    KeyboardInterrupt is raised in the waiting main thread).
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        self._lock.release()
+
+    def wait(self) -> None:
+        self._lock.acquire()
+        self._lock.release()  # a second wait() returns at once too
+
+
 class _Slot:
     """One batch's answers, filled by a worker thread, read in input order."""
 
     __slots__ = ("done", "failure", "results")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = _Done()
         self.results: list[Result] = []
         self.failure: Optional[BaseException] = None
 
 
-_Task = Optional[tuple[_Slot, list[tuple[Settings, Item]]]]
+# Worker threads (started by _start) not yet ended: after Ctrl-C the command
+# leaves at once when one is left, rather than wait for it inside libmagic.
+# A list, so that append/pop are atomic under the GIL without a lock.
+_running: list[None] = []
 
 
-def _start_without_sigint(thread: threading.Thread) -> None:
-    """Start ``thread`` with SIGINT blocked in it (the mask is inherited).
+def running_threads() -> int:
+    """How many of this module's worker threads have not ended."""
+    return len(_running)
+
+
+if TYPE_CHECKING:
+    _Task = Optional[tuple[_Slot, list[tuple[Settings, Item]]]]
+
+
+def _start(run: Callable[[], None]) -> None:
+    """Run ``run()`` on a new thread with SIGINT blocked in it (the mask is
+    inherited), counted in :func:`running_threads` until it returns.
 
     The kernel then delivers Ctrl-C to the main thread, whose wait it
     interrupts at once, whatever the workers are doing inside libmagic.
     A SIGINT arriving while it is blocked here stays pending and is
-    delivered to the main thread when the mask is restored.
+    delivered to the main thread when the mask is restored.  The thread is
+    a bare ``_thread`` one: like a daemon thread, the interpreter does not
+    wait for it at exit.
     """
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
-        thread.start()
+
+    def counted() -> None:
+        try:
+            run()
+        finally:
+            _running.pop()
+
+    _running.append(None)
+    if not hasattr(_signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        _thread.start_new_thread(counted, ())
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
     try:
-        thread.start()
+        _thread.start_new_thread(counted, ())
+    except BaseException:
+        _running.pop()
+        raise
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, old)
 
 
 def off_main_thread(call: Callable[[], _T]) -> _T:
@@ -278,7 +340,7 @@ def off_main_thread(call: Callable[[], _T]) -> _T:
     source, ``-c``, ``-C``, ``-l``), so Ctrl-C interrupts the wait at once.
     """
     outcome: list[tuple[bool, object]] = []
-    done = threading.Event()
+    done = _Done()
 
     def run() -> None:
         try:
@@ -288,7 +350,7 @@ def off_main_thread(call: Callable[[], _T]) -> _T:
         finally:
             done.set()
 
-    _start_without_sigint(threading.Thread(target=run, name="magicguard-load", daemon=True))
+    _start(run)
     done.wait()
     ok, value = outcome[0]
     if not ok:
@@ -321,7 +383,7 @@ def identify_all(
     jobs = max(1, jobs)
     tasks: SimpleQueue[_Task] = SimpleQueue()
     spare = [first]
-    spare_lock = threading.Lock()
+    spare_lock = _thread.allocate_lock()
 
     def work() -> None:
         worker: Optional[Worker] = None
@@ -343,15 +405,15 @@ def identify_all(
             finally:
                 slot.done.set()
 
-    threads: list[threading.Thread] = []
-    pending: collections.deque[_Slot] = collections.deque()
+    threads = 0
+    pending: deque[_Slot] = deque()
     window = jobs * 4
 
     def submit(batch: list[tuple[Settings, Item]]) -> None:
-        if len(threads) < jobs and len(threads) < len(pending) + 1:
-            thread = threading.Thread(target=work, name=f"magicguard-{len(threads)}", daemon=True)
-            _start_without_sigint(thread)
-            threads.append(thread)
+        nonlocal threads
+        if threads < jobs and threads < len(pending) + 1:
+            _start(work)
+            threads += 1
         slot = _Slot()
         pending.append(slot)
         tasks.put((slot, batch))
@@ -379,5 +441,5 @@ def identify_all(
     finally:
         # Idle workers end; one still busy (an interrupted run) is a
         # daemon thread and ends with the process.
-        for _ in threads:
+        for _ in range(threads):
             tasks.put(None)

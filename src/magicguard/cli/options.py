@@ -25,10 +25,12 @@ magicguard's), the tests ``-e`` switches off, the ``-P`` limits, and the
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence, Union
-
-from ..flags import Flags, Param
+from .constants import Flags, Param
 from .record import Record
+
+TYPE_CHECKING = False  # typing at run time costs ~16M instructions of a one-file run
+if TYPE_CHECKING:
+    from typing import Iterator, Optional, Sequence, Union
 
 __all__ = [
     "LIMITS",
@@ -98,7 +100,8 @@ class Problem(Record):
         self.message = message
 
 
-Event = Union[Option, Operand, Problem]
+if TYPE_CHECKING:
+    Event = Union[Option, Operand, Problem]
 
 
 def _shorts(spec: str) -> dict[str, bool]:
@@ -273,12 +276,12 @@ class Limit(Record):
 
     __slots__ = ("description", "maximum", "name", "since", "tag")
     name: str
-    tag: Param
+    tag: int
     description: str
     maximum: int
     since: int
 
-    def __init__(self, name: str, tag: Param, description: str, maximum: int, since: int = 0) -> None:
+    def __init__(self, name: str, tag: int, description: str, maximum: int, since: int = 0) -> None:
         self.name = name
         self.tag = tag
         self.description = description

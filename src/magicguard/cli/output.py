@@ -13,17 +13,18 @@ wide CJK name all come out as file(1) prints them.
 
 from __future__ import annotations
 
-import binascii
 import codecs
 import errno
-import functools
 import io
 import os
 import sys
-from typing import BinaryIO, Callable, Optional, cast
 
 from .. import _lowlevel
 from .record import Record
+
+TYPE_CHECKING = False  # typing at run time costs ~16M instructions of a one-file run
+if TYPE_CHECKING:
+    from typing import BinaryIO, Optional
 
 __all__ = ["LineFormat", "NameStyle", "Result", "Writer", "json_line", "line", "locale_name_style",
            "split_mime", "stdout"]
@@ -31,9 +32,20 @@ __all__ = ["LineFormat", "NameStyle", "Result", "Writer", "json_line", "line", "
 # Bytes file(1) always copies and counts as one column (printable ASCII).
 _PLAIN = bytes(range(0x20, 0x7F))
 
-_char_info = functools.lru_cache(maxsize=4096)(_lowlevel.char_info)
-"""(printable, columns) of one character in the current locale, as file(1)
-asks the C library (``iswprint``, ``wcwidth``)."""
+# A dict rather than functools.lru_cache: without `re` (which a console
+# script may or may not import) functools costs ~10M instructions to import.
+_char_infos: dict[int, tuple[bool, int]] = {}
+
+
+def _char_info(code: int) -> tuple[bool, int]:
+    """(printable, columns) of one character in the current locale, as file(1)
+    asks the C library (``iswprint``, ``wcwidth``); remembered, up to 4,096."""
+    info = _char_infos.get(code)
+    if info is None:
+        if len(_char_infos) >= 4096:
+            _char_infos.clear()
+        info = _char_infos[code] = _lowlevel.char_info(code)
+    return info
 
 
 def _octal(byte: int) -> bytes:
@@ -51,17 +63,12 @@ class NameStyle(Record):
         self.codec = codec
         self.raw = raw
 
-    @functools.cache  # noqa: B019 - keyed by the NameStyle (codec, raw): a run makes one or two
-    def _decoder(self) -> Callable[[bytes], str]:
-        info = codecs.lookup(self.codec)
-        return lambda data: info.decode(data, "surrogateescape")[0]
-
     def _pieces(self, name: bytes) -> list[tuple[bytes, int]]:
         """Split a name into (bytes to print, columns) per character."""
-        decode = self._decoder()
+        codec = codecs.lookup(self.codec)  # the registry remembers it
         pieces: list[tuple[bytes, int]] = []
-        encode = codecs.lookup(self.codec).encode
-        for char in decode(name):
+        encode = codec.encode
+        for char in codec.decode(name, "surrogateescape")[0]:
             code = ord(char)
             if 0xDC80 <= code <= 0xDCFF:
                 # A byte the locale cannot decode: always 4 columns.
@@ -157,6 +164,8 @@ def _text_fields(record: dict[str, object], key: str, data: Optional[bytes]) -> 
         record[key] = data.decode("utf-8")
     except UnicodeDecodeError:
         record[key] = data.decode("utf-8", "replace")
+        import binascii
+
         record[key + "_base64"] = binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -238,8 +247,8 @@ def stdout() -> BinaryIO:
     """Standard output as bytes, or a stream whose every write fails when there is none."""
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:
-        return cast(BinaryIO, _Closed())
-    return cast(BinaryIO, stream)
+        return _Closed()  # type: ignore[return-value]  # a RawIOBase whose writes fail
+    return stream  # type: ignore[no-any-return]  # sys.stdout is typed TextIO
 
 
 def line(result: Result, width: int, fmt: LineFormat) -> bytes:

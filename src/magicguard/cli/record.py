@@ -8,11 +8,13 @@ once, in ``__init__``, and never changed.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 __all__ = ["Record"]
 
-_R = TypeVar("_R", bound="Record")
+TYPE_CHECKING = False  # typing at run time costs ~16M instructions of a one-file run
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _R = TypeVar("_R", bound="Record")
 
 
 class Record:
