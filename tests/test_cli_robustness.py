@@ -397,6 +397,54 @@ def test_cli_start_up_loads_no_ctypes(tmp_path: Path) -> None:
     assert got.stdout == os.fsencode(name).replace(b"\x01", b"\\001") + b": ASCII text\n"
 
 
+# What a one-file run may not import: each costs a measurable share of the
+# run's budget (bench/RESULTS.md, "CLI start-up"), and none is needed.
+CLI_UNNEEDED = ("typing", "threading", "signal", "enum", "re", "functools", "weakref", "ctypes",
+                "rich", "json", "asyncio", "concurrent.futures", "magicguard.cookie",
+                "magicguard.mapping", "magicguard.flags", "magicguard._validate",
+                "magicguard.cli.actions")
+
+
+def test_cli_one_file_run_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """Issue 15: the command's entry point for one file (as a console-script
+    wrapper that imports nothing itself, such as uv's, runs it; pip's imports
+    ``re``, runpy ``functools``) identifies through the raw handle layer: no
+    typing, no threading/signal wrappers, no enum classes, no Cookie."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import atexit, sys\n"
+        f"unneeded = {CLI_UNNEEDED!r}\n"
+        "atexit.register(lambda: sys.stderr.write(repr(sorted(m for m in unneeded if m in sys.modules))))\n"
+        "sys.argv = ['magicguard', sys.argv[1]]\n"
+        "from magicguard.cli import console_main\nconsole_main()\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    got = subprocess.run([sys.executable, str(probe), "/etc/passwd"],
+                         capture_output=True, timeout=60, env=env)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == b"/etc/passwd: ASCII text\n"
+    assert got.stderr == b"[]"
+
+
+def test_console_main_flushes_and_keeps_the_status(tmp_path: Path) -> None:
+    """``console_main`` (the console script) ends the process without the
+    interpreter's teardown: every line still reaches a pipe, the status is
+    main()'s, and an atexit handler, when one is registered, still runs."""
+    names = [str(tmp_path / f"f{i:05d}") for i in range(3000)]
+    for n in names[:10]:
+        Path(n).write_bytes(b"x\n")
+    listing = tmp_path / "list"
+    listing.write_text("\n".join(names) + "\n")
+    base = "import sys\nfrom magicguard.cli import console_main\n"
+    for extra, tail in (("", b""), ("import atexit\natexit.register(print, 'atexit ran')\n", b"atexit ran\n")):
+        for args, status in ((["-f", str(listing)], 0), (["-E", "-f", str(listing)], 1)):
+            code = extra + base + f"sys.argv = ['magicguard', *{args!r}]\nconsole_main()\n"
+            got = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+            assert got.returncode == status, got.stderr[-500:]
+            lines = got.stdout.split(b"\n")
+            assert got.stdout.endswith(b"\n" + tail) and len(lines) == 3001 + bool(tail), got.stdout[-300:]
+            assert lines[0].endswith(b"ASCII text") and lines[2999].startswith(os.fsencode(names[-1]))
+
+
 @pytest.mark.parametrize("locale_name", ["C.UTF-8", "C"])
 def test_names_print_as_file_prints_them_in_the_locale(tmp_path: Path, reference_file: str,
                                                       locale_name: str) -> None:
