@@ -11,8 +11,13 @@ heads and tails of 1..4096 bytes and mutated copies; random and mutated
 well-known headers; every flag combination the command line exposes; the C
 and C.UTF-8 locales; default and reduced limits.
 
-    scripts/differential            # the full run (tens of minutes)
-    scripts/differential --quick    # the bounded sample CI runs
+    scripts/differential               # the full run (384 jobs: hours on 2 cores)
+    scripts/differential --shard 3/8   # every 8th job from the 3rd: a full run in parts
+    scripts/differential --quick       # the bounded sample CI runs
+
+The full run's jobs are the same on every run of a tree and machine (fixed
+seeds, a fixed file sample), so ``--shard K/N`` for K = 1..N, run at any
+time or on several machines of the same kind, together make one full run.
 
 Exit status 0 when there is no difference, 1 with the first differences
 printed otherwise.  ``scripts/differential`` runs ``main()``; this module
@@ -37,6 +42,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -290,12 +296,17 @@ class Outcome:
 
 
 def compare(stock: Build, tuned: Build, jobs: Sequence[Job], timeout: float = 900,
-            workers: int = 2, show: int = 10) -> Outcome:
-    """Run every job with both builds and compare the outputs line by line."""
+            workers: int = 2, show: int = 10, progress: bool = False) -> Outcome:
+    """Run every job with both builds and compare the outputs line by line
+    (with ``progress``, a line per job: jobs, answers and differences so far)."""
     outcome = Outcome()
     lines: list[str] = []
+    start = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for job in jobs:
+        for number, job in enumerate(jobs, 1):
+            if progress and number > 1:
+                print(f"differential: job {number - 1}/{len(jobs)} done, {outcome.answers} answers, "
+                      f"{outcome.differences} differences, {time.monotonic() - start:.0f} s", flush=True)
             a_future = pool.submit(run_one, stock, job, timeout)
             b_future = pool.submit(run_one, tuned, job, timeout)
             a, b = a_future.result().split(b"\n"), b_future.result().split(b"\n")
@@ -347,7 +358,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--files", type=int, help="real files to take (default 60 quick, 600 full)")
     parser.add_argument("--random", type=int, help="random buffers per job (default 150 quick, 2000 full)")
     parser.add_argument("--keep", type=Path, help="keep the work directory here")
+    parser.add_argument("--shard", metavar="K/N", help="run only every N-th job, from the K-th (1 <= K <= N)")
     args = parser.parse_args(argv)
+    shard = (1, 1)
+    if args.shard is not None:
+        try:
+            k, n = (int(part) for part in args.shard.split("/"))
+        except ValueError:
+            parser.error(f"--shard wants K/N, e.g. 3/8, not {args.shard!r}")
+        if not 1 <= k <= n:
+            parser.error(f"--shard {args.shard}: K must be between 1 and N")
+        shard = (k, n)
     quick = args.quick
     nfiles = args.files if args.files is not None else (40 if quick else 600)
     nrandom = args.random if args.random is not None else (100 if quick else 2000)
@@ -361,11 +382,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         jobs = quick_jobs(paths, nrandom)
     else:
         jobs = make_jobs(paths, all_flags(), LENGTHS, nrandom, files_per_job=200, flags_per_job=8)
+    total = len(jobs)
+    jobs = jobs[shard[0] - 1::shard[1]]
     print(f"differential: {len(paths)} files ({len(generated)} generated), "
           f"{len(QUICK_FLAGS) if quick else len(all_flags())} flag combinations, "
-          f"locales {', '.join(LOCALES)}, {len(jobs)} jobs; stock {stock.prefix}, tuned {tuned.prefix}",
-          flush=True)
-    outcome = compare(stock, tuned, jobs)
+          f"locales {', '.join(LOCALES)}, {len(jobs)} jobs"
+          f"{f' (shard {shard[0]}/{shard[1]} of {total})' if shard != (1, 1) else ''}; "
+          f"stock {stock.prefix}, tuned {tuned.prefix}", flush=True)
+    outcome = compare(stock, tuned, jobs, progress=not quick)
     print(f"differential: {outcome.answers} answers compared, {outcome.differences} differences")
     if outcome.differences:
         print(outcome.report)
