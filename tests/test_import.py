@@ -45,3 +45,19 @@ except AttributeError as exc:
     lines = proc.stdout.splitlines()
     assert lines[0] == "PDF document, version 1.7"
     assert lines[1].startswith("AttributeError") and "NoSuchThing" in lines[1]
+
+
+def test_cookie_import_pulls_only_what_identifying_needs() -> None:
+    """``from magicguard import Cookie`` (and the helpers) loads the enum
+    classes and the extension, but not typing, threading.py, weakref.py or
+    contextlib (their C modules suffice), nor the batch or sandbox parts."""
+    proc = run_python("""
+import sys
+from magicguard import Cookie, from_buffer
+assert from_buffer(b"%PDF-1.7\\n") == "PDF document, version 1.7"
+unneeded = ("typing", "threading", "weakref", "contextlib", "asyncio", "concurrent.futures",
+            "subprocess", "pickle", "magicguard.sandbox", "magicguard.pool", "magicguard._batch")
+print(sorted(m for m in unneeded if m in sys.modules))
+""")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

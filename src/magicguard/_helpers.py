@@ -7,7 +7,7 @@ shared, locked instance.
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 from .cookie import Buffer, Cookie, StrPath
 from .flags import Flags
@@ -15,7 +15,7 @@ from .flags import Flags
 __all__ = ["from_buffer", "from_file"]
 
 
-class _PerThread(threading.local):
+class _PerThread(_thread._local):  # = threading.local, without importing threading.py
     def __init__(self) -> None:
         self.cookies: dict[bool, Cookie] = {}
 

@@ -13,10 +13,10 @@ are its reference; its argument checks are in ``_validate``, its C calls in
 
 from __future__ import annotations
 
+import _thread  # with _weakrefset below: see the note after the imports
 import os
 import stat
-import threading
-import weakref
+from _weakrefset import WeakSet
 
 from . import _lowlevel
 from ._lowlevel import MAGIC_BUFFER_LIMIT as _BUFFER_LIMIT
@@ -41,6 +41,10 @@ from ._validate import contiguous as as_contiguous
 from .errors import DatabaseError, FaultError
 from .flags import Flags, Param
 from .mapping import Mapping as _Mapping
+
+# _thread.RLock and _weakrefset.WeakSet are what threading.RLock() and
+# weakref.WeakSet are; importing them directly keeps `from magicguard import
+# Cookie` from loading threading.py, weakref.py and what they import (~1.5 ms).
 
 # typing is imported only by type checkers: at run time it costs ~40M
 # instructions (~10 ms) of `import magicguard` (see bench/RESULTS.md).
@@ -73,7 +77,7 @@ if TYPE_CHECKING:
 _CLOSED = "I/O operation on closed Cookie"
 
 #: Every open Cookie, for the fork child (``_after_fork_in_child``).
-_LIVE: weakref.WeakSet[Cookie] = weakref.WeakSet()
+_LIVE: WeakSet[Cookie] = WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -85,7 +89,7 @@ def _after_fork_in_child() -> None:
     handle that was in use, which its Cookie then rebuilds.
     """
     for cookie in list(_LIVE):
-        cookie._lock = threading.RLock()
+        cookie._lock = _thread.RLock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -144,7 +148,7 @@ class Cookie:
         # handle serialises libmagic itself (in C). Re-entrant: a signal
         # handler that changes flags while the same thread does is safe,
         # since no libmagic state spans two C calls.
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._handle: Optional[Handle] = None
         self._max_size = check_max_size(max_size)
         flags_value = check_flags(flags)

@@ -19,15 +19,14 @@ the SIGBUS trap, and keeping them together keeps that rule in one place.
 
 from __future__ import annotations
 
+import _thread  # and _weakrefset: as in cookie.py, without threading.py and weakref.py
 import errno as _errno
 import fcntl
 import os
 import stat
 import struct
 import sys
-import threading
-import weakref
-from contextlib import contextmanager
+from _weakrefset import WeakSet
 
 from . import _lowlevel
 from .errors import LimitError, LockError
@@ -110,7 +109,7 @@ def _oserror(exc: OSError, display: str) -> OSError:
 
 
 #: Every open Mapping, for the fork child.
-_LIVE: weakref.WeakSet[Mapping] = weakref.WeakSet()
+_LIVE: WeakSet[Mapping] = WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -120,8 +119,8 @@ def _after_fork_in_child() -> None:
     for ever in the child, where those threads do not exist.
     """
     for mapping in list(_LIVE):
-        mapping._lock = threading.RLock()
-        mapping._identify_lock = threading.RLock()
+        mapping._lock = _thread.RLock()
+        mapping._identify_lock = _thread.RLock()
         mapping._users = 0
 
 
@@ -156,8 +155,8 @@ class Mapping:
         "_users",
     )
 
-    _lock: threading.RLock
-    _identify_lock: threading.RLock
+    _lock: _thread.RLock
+    _identify_lock: _thread.RLock
     _users: int
     _address: int
     _length: int
@@ -176,8 +175,8 @@ class Mapping:
         # Mapping while its own thread is in the middle of doing so. That is
         # safe: each read and each identification is one C call, which
         # restores the descriptor's offset before it returns.
-        self._lock = threading.RLock()
-        self._identify_lock = threading.RLock()
+        self._lock = _thread.RLock()
+        self._identify_lock = _thread.RLock()
         self._users = 0
         self._address = address
         self._length = length
@@ -427,35 +426,26 @@ class Mapping:
     def _display(self) -> str:
         return self._path if self._path is not None else "mapping"
 
-    @contextmanager
-    def _pinned(self) -> Iterator[tuple[int, int, int]]:
-        """Hold the mapping in place: yields (address, length, fd); ``close``
-        raises ``BufferError`` until the block ends."""
-        with self._lock:
-            fd = self._live_fd()
-            self._users += 1
-        try:
-            yield self._address, self._length, fd
-        finally:
-            with self._lock:
-                self._users -= 1
+    def _pinned(self) -> _Pin:
+        """Hold the mapping in place: ``with m._pinned() as (address, length,
+        fd)``; ``close`` raises ``BufferError`` until the block ends."""
+        return _Pin(self)
 
     def identify_with(self, handle: _lowlevel.Handle) -> bytes:
         """libmagic's answer for these bytes, through ``handle`` (for
         ``Cookie.buffer``, with the Cookie's lock held).  One identification
         at a time per Mapping: libmagic seeks the shared descriptor (ELF,
         compress)."""
-        with self._pinned() as (address, length, fd), self._identify_lock:
+        with _Pin(self) as (address, length, fd), self._identify_lock:
             return handle.mapping(address, length, fd, _PRECHECK, self._path)
 
-    @contextmanager
-    def lend_descriptor(self) -> Iterator[int]:
+    def lend_descriptor(self) -> _Lend:
         """The mapped file's descriptor (-1 for anonymous memory), for the
-        ``Sandbox`` to pass to a worker: for the block, ``close`` raises
-        ``BufferError`` and no other identification of this Mapping runs
-        (the worker's libmagic seeks the shared descriptor)."""
-        with self._pinned() as (_address, _length, fd), self._identify_lock:
-            yield fd
+        ``Sandbox`` to pass to a worker: ``with m.lend_descriptor() as fd``;
+        for the block, ``close`` raises ``BufferError`` and no other
+        identification of this Mapping runs (the worker's libmagic seeks the
+        shared descriptor)."""
+        return _Lend(self)
 
     # -- reading -----------------------------------------------------------
 
@@ -555,3 +545,55 @@ class Mapping:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Mapping cannot be pickled; pickle its path and re-open it")
+
+
+class _Pin:
+    """``Mapping._pinned()``: counts a user of the mapping for the block.
+
+    A class rather than ``contextlib.contextmanager``: cheaper per call
+    (every identification of a Mapping enters one) and contextlib stays out
+    of ``from magicguard import Cookie``.
+    """
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: Mapping) -> None:
+        self._mapping = mapping
+
+    def __enter__(self) -> tuple[int, int, int]:
+        mapping = self._mapping
+        with mapping._lock:
+            fd = mapping._live_fd()
+            mapping._users += 1
+        return mapping._address, mapping._length, fd
+
+    def __exit__(self, *exc_info: object) -> None:
+        mapping = self._mapping
+        with mapping._lock:
+            mapping._users -= 1
+
+
+class _Lend:
+    """``Mapping.lend_descriptor()``: the mapping pinned and its
+    identification lock held for the block; yields the descriptor."""
+
+    __slots__ = ("_mapping", "_pin")
+
+    def __init__(self, mapping: Mapping) -> None:
+        self._mapping = mapping
+        self._pin = _Pin(mapping)
+
+    def __enter__(self) -> int:
+        fd = self._pin.__enter__()[2]
+        try:
+            self._mapping._identify_lock.acquire()
+        except BaseException:  # e.g. KeyboardInterrupt while waiting: unpin
+            self._pin.__exit__(None, None, None)
+            raise
+        return fd
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._mapping._identify_lock.release()
+        finally:
+            self._pin.__exit__(None, None, None)
