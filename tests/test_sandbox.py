@@ -570,3 +570,31 @@ print("done")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "done"
     assert proc.stderr == "", proc.stderr
+
+
+def test_worker_with_an_unreadable_configuration_reports_it_and_prints_nothing() -> None:
+    """A worker whose configuration cannot be read answers on its socket
+    (before: one line on the caller's inherited stderr) and exits with its
+    status; its own stdout and stderr stay empty."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from magicguard._sandbox_protocol import EXIT_CONFIG, HEADER, REPLY_ERROR
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours, theirs:
+        proc = subprocess.run(
+            [sys.executable, "-c", f"from magicguard._sandbox_worker import main; main({theirs.fileno()})"],
+            input=b"not a pickle", pass_fds=(theirs.fileno(),), capture_output=True, timeout=60)
+        theirs.close()
+        reply = b""
+        while chunk := ours.recv(65536):
+            reply += chunk
+    assert proc.returncode == EXIT_CONFIG
+    assert (proc.stdout, proc.stderr) == (b"", b"")
+    op, size = HEADER.unpack(reply[:HEADER.size])
+    assert op == REPLY_ERROR and size == len(reply) - HEADER.size
+    fields = json.loads(reply[HEADER.size:])
+    assert fields["type"] == "RuntimeError" and "configuration could not be read" in fields["message"]

@@ -13,7 +13,6 @@ import errno as errno_module
 import json
 import mmap
 import os
-import pickle
 import select
 import signal as signal_module
 import socket
@@ -119,14 +118,17 @@ class WorkerProcess:
 
     def __init__(self, config: bytes, package_parent: str) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The socket's number on the command line: the worker can report
+        # through it even when its configuration (on stdin) is unreadable.
+        # Its stdout and stderr are /dev/null: everything it has to say goes
+        # through the socket, and nothing reaches the caller's terminal.
         code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
-                f"from magicguard._sandbox_worker import main; main()")
+                f"from magicguard._sandbox_worker import main; main({child.fileno()})")
         try:
-            blob = pickle.dumps((child.fileno(), *pickle.loads(config)))  # noqa: S301 - the parent's own pickled configuration, never a worker's reply
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL, pass_fds=(child.fileno(),), close_fds=True,
-                start_new_session=True)
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(child.fileno(),), close_fds=True, start_new_session=True)
         except BaseException:
             parent.close()
             raise
@@ -140,7 +142,7 @@ class WorkerProcess:
         stdin = self.proc.stdin
         assert stdin is not None
         try:
-            stdin.write(blob)
+            stdin.write(config)
             stdin.close()
         except OSError:
             # It died before reading: the handshake reports how.

@@ -149,19 +149,25 @@ class _Server:
                     os.close(fd)
 
 
-def main() -> None:
-    """Run one worker: read the configuration, build the Cookie, serve."""
+def main(sock_fd: int) -> None:
+    """Run one worker on the socket ``sock_fd``: read the configuration from
+    standard input, build the Cookie, serve.  Every failure is a reply on the
+    socket; the worker prints nothing."""
     import resource
 
+    sock = socket.socket(fileno=sock_fd)
     try:
-        sock_fd, flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)  # noqa: S301 - the configuration the parent wrote to this worker's stdin
-    except Exception as exc:  # noqa: BLE001 - any failure to read the configuration is reported by the exit status
-        print(f"magicguard sandbox worker: bad configuration: {exc!r}", file=sys.stderr)  # noqa: T201 - the one line a worker prints: why its configuration was refused
+        flags, database, params, memory_limit = pickle.load(sys.stdin.buffer)  # noqa: S301 - the configuration the parent wrote to this worker's stdin
+    except Exception as exc:  # noqa: BLE001 - any failure to read the configuration is reported to the parent
+        try:
+            _send(sock, REPLY_ERROR, encode_exception(
+                RuntimeError(f"sandbox worker: its configuration could not be read: {exc!r}")))
+        except OSError:
+            pass  # the parent is gone: nobody to tell
         os._exit(EXIT_CONFIG)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    sock = socket.socket(fileno=sock_fd)
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _no_new_privs()
@@ -195,5 +201,5 @@ def main() -> None:
         os._exit(0)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m magicguard._sandbox_worker SOCKET_FD (the parent runs main() itself)
+    main(int(sys.argv[1]))
