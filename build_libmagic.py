@@ -171,6 +171,8 @@ ALLOC_SOURCE = ROOT / "csrc" / "alloc.c"
 # from a mapping (0001-mg-tail-from-mapping) and the captured stderr
 # (0003-warnings-to-buffer).  The decompressors need only the wrappers.
 HOOK_SOURCES = (ALLOC_SOURCE, ROOT / "csrc" / "tail.c", ROOT / "csrc" / "capture.c")
+# The headers they include (part of what a finished build is made from).
+HOOK_HEADERS = tuple(ROOT / "csrc" / name for name in ("alloc.h", "tail.h", "capture.h", "mg_tls.h"))
 # The libmagic internals the shim calls (csrc/identify.c), declared by us;
 # check_internal_prototypes compiles them against the unpacked src/file.h.
 LIBMAGIC_INTERNAL = ROOT / "csrc" / "libmagic_internal.h"
@@ -499,7 +501,7 @@ def _stamp_text(tuning: Optional[bool] = None) -> str:
     lines += [f"patch {p.relative_to(PATCHES)} {hashlib.sha256(p.read_bytes()).hexdigest()}"
               for p in patch_files(tuning)]
     lines += [f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}"
-              for p in (ALLOC_REDIRECT, *HOOK_SOURCES, LIBMAGIC_INTERNAL)]
+              for p in (ALLOC_REDIRECT, *HOOK_SOURCES, *HOOK_HEADERS, LIBMAGIC_INTERNAL)]
     lines += [f"{k}={v}" for k, v in sorted(_toolchain().items())]
     lines.append(f"configure {' '.join(_CONFIGURE_FLAGS)}")
     lines.append(f"deps {_digest([_deps_stamp_text()])}")

@@ -14,13 +14,7 @@
 
 #include "capture.h"
 
-#if defined(__GNUC__) && !defined(__APPLE__)
-/* initial-exec: a plain thread-pointer offset, no lazy __tls_get_addr
-   (which may malloc) on first use; see the same choice in trap_internal.h. */
-#define MG_TLS __thread __attribute__((tls_model("initial-exec")))
-#else
-#define MG_TLS __thread
-#endif
+#include "mg_tls.h"
 
 static MG_TLS int mg_capturing;
 static MG_TLS char *mg_cap_buf;    /* libc-allocated, never tracked */

@@ -10,13 +10,7 @@
 #include "alloc.h"
 #include "tail.h"
 
-#if defined(__GNUC__) && !defined(__APPLE__)
-/* initial-exec: a plain thread-pointer offset, no lazy __tls_get_addr
-   (which may malloc) on first use; see the same choice in trap_internal.h. */
-#define MG_TLS __thread __attribute__((tls_model("initial-exec")))
-#else
-#define MG_TLS __thread
-#endif
+#include "mg_tls.h"
 
 /* The mapping registered by mg_tail_set (fd -1: none). */
 static MG_TLS int mg_tail_fd = -1;

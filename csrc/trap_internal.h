@@ -49,11 +49,7 @@
  * a foreign fault on a thread that never armed a guard may thus allocate
  * in the handler -- a documented limit (docs/safety.md).
  */
-#if defined(__GNUC__) && !defined(__APPLE__)
-#define MG_TLS __thread __attribute__((tls_model("initial-exec")))
-#else
-#define MG_TLS __thread
-#endif
+#include "mg_tls.h"
 
 struct mg_guard {
     sigjmp_buf env;
