@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import magicguard
-from conftest import run_python
+from conftest import QEMU_MADVISE, QEMU_MAPPING_RSS, emulator, run_python
 from magicguard import Cookie, Flags, LimitError, LockError, MagicError, Mapping
 
 PDF = b"%PDF-1.7\n" + b"%" * 100 + b"\n"
@@ -668,8 +668,10 @@ def test_3gib_sparse_file_costs_what_a_small_one_does() -> None:
     assert proc.returncode == 0, proc.stderr
     same, bytes_max, grown, elapsed = proc.stdout.split()
     assert same == "True" and int(bytes_max) == 7 << 20
-    assert int(grown) <= int(bytes_max) + (2 << 20), grown
     assert float(elapsed) < 2.0, elapsed
+    if emulator() is not None:
+        pytest.skip(f"the RSS bound, under {emulator()}: {QEMU_MAPPING_RSS}")
+    assert int(grown) <= int(bytes_max) + (2 << 20), grown
 
 
 def test_strided_slice_reads_only_the_bytes_asked_for(tmp_path: Path) -> None:
@@ -699,10 +701,12 @@ def test_strided_slice_reads_only_the_bytes_asked_for(tmp_path: Path) -> None:
     """), timeout=60)
     assert proc.returncode == 0, proc.stderr
     elapsed, peak = proc.stdout.split()
-    assert float(elapsed) < 1.0
     # Python memory allocated at the peak (the old code held copies of the
     # span; RSS would also count the file's mapped page cache, which is shared).
     assert int(peak) < 1 << 20, f"peak Python allocation {peak} bytes"
+    if emulator() is not None:
+        pytest.skip(f"the time bound, under {emulator()}: {QEMU_MADVISE}")
+    assert float(elapsed) < 1.0
 
 
 def test_strided_slice_matches_bytes_slicing(pdf: Path) -> None:
