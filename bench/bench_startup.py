@@ -6,8 +6,14 @@ Whole-process wall time of, interleaved round by round (so a burst of load
 on this shared machine hits every command alike):
 
 * ``python -c pass``: the floor, the reference every ratio is taken to;
-* ``python -c "import magicguard"``: the package import;
-* ``magicguard FILE`` (the console script) and ``python -m magicguard FILE``;
+* ``python -c "import magicguard"``: the package import (its names come on
+  first use), and ``from magicguard import Cookie``: what identifying costs;
+* ``import magic``: python-magic's import, when it is installed;
+* ``magicguard FILE``: the console script as the installer of this venv
+  wrote it (pip's imports ``re`` before magicguard: ~25M instructions);
+* ``magicguard FILE (no re)``: the same entry point through a wrapper that
+  imports nothing itself, as uv writes console scripts;
+* ``python -m magicguard FILE`` (runpy imports ``functools`` and more);
 * ``file FILE``: the reference file(1) of the same libmagic (as the tests find it).
 
 Every Python command runs with the compiled bytecode an installed wheel has
@@ -25,6 +31,7 @@ wall times on a loaded machine are not.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import statistics
@@ -39,16 +46,34 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import find_reference_file  # noqa: E402
 
+# A console-script wrapper that imports nothing but the entry point (uv's
+# template since 0.5.19; pip's, from distlib, imports re first).
+PLAIN_WRAPPER = """import sys
+from magicguard.cli import console_main
+if __name__ == "__main__":
+    sys.exit(console_main())
+"""
 
-def commands(target: str, reference: str | None) -> dict[str, list[str]]:
+
+def commands(target: str, reference: str | None, workdir: str) -> dict[str, list[str]]:
     """The commands compared, by label."""
     script = shutil.which("magicguard", path=os.path.dirname(sys.executable)) or "magicguard"
+    plain = os.path.join(workdir, "wrapper", "magicguard")  # a directory of its own: it is sys.path[0]
+    os.makedirs(os.path.dirname(plain))
+    with open(plain, "w") as f:
+        f.write(PLAIN_WRAPPER)
     found = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "import magicguard": [sys.executable, "-c", "import magicguard"],
-        "magicguard FILE": [script, target],
-        "python -m magicguard FILE": [sys.executable, "-m", "magicguard", target],
+        "from magicguard import Cookie": [sys.executable, "-c", "from magicguard import Cookie"],
     }
+    if importlib.util.find_spec("magic") is not None:
+        found["import magic (python-magic)"] = [sys.executable, "-c", "import magic"]
+    found.update({
+        "magicguard FILE": [script, target],
+        "magicguard FILE (no re)": [sys.executable, plain, target],
+        "python -m magicguard FILE": [sys.executable, "-m", "magicguard", target],
+    })
     if reference is not None:
         found["file FILE"] = [reference, target]
     return found
@@ -94,8 +119,8 @@ def main() -> int:
     parser.add_argument("--callgrind", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mg-pyc-") as cache:
-        env = environment(cache)
-        cmds = commands(args.file, find_reference_file())
+        env = environment(os.path.join(cache, "pyc"))
+        cmds = commands(args.file, find_reference_file(), cache)
         for cmd in cmds.values():  # warm up: bytecode written, page cache filled
             wall(cmd, env)
             wall(cmd, env)
@@ -107,12 +132,12 @@ def main() -> int:
         load = os.getloadavg()
         print(f"{args.rounds} interleaved rounds, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, "
               f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, FILE = {args.file}")
-        print(f"{'command':28s} {'median ms':>10s} {'q1 ms':>8s} {'q3 ms':>8s} {'x pass':>7s}"
+        print(f"{'command':30s} {'median ms':>10s} {'q1 ms':>8s} {'q3 ms':>8s} {'x pass':>7s}"
               + (f" {'Minstr':>8s} {'x pass':>7s}" if args.callgrind else ""))
         base_ins = instructions(cmds["python -c pass"], env) if args.callgrind else None
         for label, values in times.items():
             q1, med, q3 = quartiles(values)
-            row = f"{label:28s} {med * 1e3:10.1f} {q1 * 1e3:8.1f} {q3 * 1e3:8.1f} {med / base:7.2f}"
+            row = f"{label:30s} {med * 1e3:10.1f} {q1 * 1e3:8.1f} {q3 * 1e3:8.1f} {med / base:7.2f}"
             if args.callgrind:
                 count = instructions(cmds[label], env)
                 if count is not None and base_ins:
