@@ -392,18 +392,22 @@ class Cookie:
             MagicError: libmagic failed.
         """
         handle = self._handle
-        if (type(data) is bytes and self._max_size is None and handle is not None
-                and len(data) <= _BUFFER_LIMIT):
+        if (type(data) is bytes and handle is not None and self._max_size is None
+                and (size := len(data)) <= _BUFFER_LIMIT):
             # The hot path, Handle.buffer's bytes case inlined: one frame,
             # one C call (no trap: a bytes object's heap storage cannot
-            # fault), the answer copied into a result record this call owns.
+            # fault), the answer copied into a result record this call owns
+            # (a spare one; a new one only when a signal handler re-entered).
             spare = handle._spare
-            rec = spare.pop() if spare else _new_result()
-            rc = _h_buffer(handle._h, data, len(data), 0, rec[0])
+            try:
+                rec = spare.pop()
+            except IndexError:
+                rec = _new_result()
+            rc = _h_buffer(handle._h, data, size, 0, rec[0])
             if rc >= 0:
-                out = _unpack(rec[1], rc)
+                out = _unpack(rec[1], rc).decode("utf-8", "surrogateescape")
                 spare.append(rec)
-                return out.decode("utf-8", "surrogateescape")  # type: ignore[no-any-return]
+                return out  # type: ignore[no-any-return]
             try:
                 return handle._answer(rc, rec, "magic_buffer", None).decode("utf-8", "surrogateescape")
             except HandleLost:
