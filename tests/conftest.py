@@ -15,6 +15,7 @@ rather than thousands of one kind.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -174,9 +175,7 @@ def buffer_reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int,
     return ref
 
 
-_EMULATOR: list[Optional[str]] = []
-
-
+@functools.cache
 def emulator() -> Optional[str]:
     """The qemu-user binary this interpreter runs under, or None when it runs natively.
 
@@ -186,23 +185,18 @@ def emulator() -> Optional[str]:
     emulation cannot show (RSS that includes the emulator's bookkeeping,
     ``madvise``, ``ptrace``) skip that part with the reason, and only under
     emulation (docs/installation.md, "aarch64")."""
-    if not _EMULATOR:
-        found: Optional[str] = None
-        if sys.platform.startswith("linux"):
-            child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                                     stdin=subprocess.PIPE)
-            try:
-                exe = os.readlink(f"/proc/{child.pid}/exe")
-                if "qemu" in os.path.basename(exe):
-                    found = exe
-            except OSError:
-                pass
-            finally:
-                assert child.stdin is not None
-                child.stdin.close()
-                child.wait(60)
-        _EMULATOR.append(found)
-    return _EMULATOR[0]
+    if not sys.platform.startswith("linux"):
+        return None
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        exe = os.readlink(f"/proc/{child.pid}/exe")
+    except OSError:
+        return None
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(60)
+    return exe if "qemu" in os.path.basename(exe) else None
 
 
 # What the arm64 root showed of qemu-user (qemu 7.2, Debian 12), measured
