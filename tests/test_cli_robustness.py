@@ -228,14 +228,26 @@ def test_json_reads_a_redirected_file_twice_from_its_offset(tmp_path: Path) -> N
     assert (record["mime_type"], record["error"], got.returncode) == ("application/pdf", None, 0)
 
 
-def _as_nobody() -> list[str]:
-    """A command prefix that drops root (chmod 000 does not stop root)."""
+def _as_nobody(env: dict[str, str]) -> list[str]:
+    """A command prefix that drops root (chmod 000 does not stop root).
+
+    Skips when the unprivileged user cannot run this interpreter with the
+    package at all -- a checkout below a directory closed to other users
+    (``mktemp -d`` makes them 0700) -- since the test then cannot reach its
+    subject; an unreadable *input* is what it is about."""
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("running as root and no setpriv to drop privileges")
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import magicguard.cli"],
+                           capture_output=True, timeout=60, env=env)
+    if probe.returncode != 0:
+        reason = (probe.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]
+        pytest.skip(f"user 65534 cannot run this interpreter with magicguard here ({reason}): "
+                    f"a directory above the checkout or the venv is closed to other users")
+    return prefix
 
 
 def test_json_unreadable_file_is_an_error(request: pytest.FixtureRequest, reference_file: str) -> None:
@@ -250,8 +262,8 @@ def test_json_unreadable_file_is_an_error(request: pytest.FixtureRequest, refere
     secret = where / "secret"
     secret.write_bytes(b"hidden\n")
     secret.chmod(0)
-    prefix = _as_nobody()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    prefix = _as_nobody(env)
     got = subprocess.run([*prefix, sys.executable, "-m", "magicguard", "--json", str(secret)],
                          capture_output=True, timeout=60, env=env)
     assert got.returncode == 1, got.stderr
